@@ -1,0 +1,64 @@
+// tether/address.h: SocketAddress, an IPv4 or IPv6 address with a port.
+//
+// Thread safety: SocketAddress is a value type. Const methods may be called
+// concurrently; a mutation needs external synchronization, like an `int`.
+
+#ifndef TETHER_INCLUDE_TETHER_ADDRESS_H_
+#define TETHER_INCLUDE_TETHER_ADDRESS_H_
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace tether {
+
+// Which address families a connect (or a resolution) may use.
+enum class Family { kAny, kIPv4, kIPv6 };
+
+class SocketAddress {
+ public:
+  // An empty address: family() is AF_UNSPEC and size() is 0.
+  SocketAddress();
+
+  // Parses a numeric IPv4 ("127.0.0.1") or IPv6 ("::1", "fe80::1%lo")
+  // address. Returns kInvalidArgument, naming `ip`, for anything else
+  // (host names included: resolving names is the Resolver's job).
+  static absl::StatusOr<SocketAddress> Parse(absl::string_view ip,
+                                             uint16_t port);
+
+  // Copies a kernel socket address. Returns kInvalidArgument unless `addr`
+  // is a complete AF_INET or AF_INET6 address of `len` bytes.
+  static absl::StatusOr<SocketAddress> FromSockaddr(const sockaddr* addr,
+                                                    socklen_t len);
+
+  [[nodiscard]] int family() const { return storage_.any.sa_family; }
+  [[nodiscard]] std::string ip() const;   // "127.0.0.1", "::1"
+  [[nodiscard]] uint16_t port() const;
+  [[nodiscard]] std::string ToString() const;  // "127.0.0.1:80", "[::1]:80"
+
+  // The address in the form bind() and connect() take.
+  [[nodiscard]] const sockaddr* data() const { return &storage_.any; }
+  [[nodiscard]] socklen_t size() const;
+
+  bool operator==(const SocketAddress& other) const;
+  bool operator!=(const SocketAddress& other) const {
+    return !(*this == other);
+  }
+
+ private:
+  union Storage {
+    sockaddr any;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  };
+  Storage storage_;
+};
+
+}  // namespace tether
+
+#endif  // TETHER_INCLUDE_TETHER_ADDRESS_H_

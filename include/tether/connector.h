@@ -1,0 +1,136 @@
+// tether/connector.h: the connect service.
+//
+//   tether::Connector connector;
+//   std::shared_ptr<tether::Socket> s = connector.Connect("localhost", 80);
+//   while (s->connecting()) DoOtherWork();   // no event loop needed
+//   if (!s->error().ok()) ...
+//
+// Connect() returns at once. A worker thread resolves the host and tries its
+// addresses with blocking connect() calls (racing them per RFC 8305, Happy
+// Eyeballs, when there are several), publishing each state for the Socket's
+// lock-free queries.
+//
+// Workers are dedicated threads with small stacks, created on demand up to
+// ConnectorOptions::max_workers and retired after being idle for a while, so
+// thousands of blocked connects fit. Name resolution never runs on the
+// caller's thread.
+//
+// Which error wins: when every address fails, error() reports the FIRST
+// attempt's errno (Go's rule), and its message names every address tried with
+// its error.
+//
+// Thread safety: a Connector is safe for concurrent use from any number of
+// threads without external synchronization. It may be destroyed while
+// attempts are pending: they are cancelled (their sockets report kCancelled),
+// blocked connects are interrupted, and the destructor returns once its
+// workers have exited. Sockets stay valid after the Connector is gone.
+
+#ifndef TETHER_INCLUDE_TETHER_CONNECTOR_H_
+#define TETHER_INCLUDE_TETHER_CONNECTOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "tether/address.h"
+#include "tether/resolver.h"
+#include "tether/socket.h"
+
+namespace tether {
+
+namespace internal {
+class ConnectorImpl;
+class SocketOps;
+}  // namespace internal
+
+struct ConnectorOptions {
+  // Upper bound of the elastic pool; threads exit when idle. Must be >= 1.
+  int max_workers = 1024;
+  // Bytes of stack per worker; small, so thousands of blocked connects fit.
+  // Must be at least 64 KiB.
+  size_t worker_stack_size = 256 * 1024;
+  // Connects waiting for a worker beyond this: Connect() returns a failed
+  // Socket (kResourceExhausted). Must be >= 1.
+  size_t max_queued = 65536;
+  // Null: Resolver::Default() (getaddrinfo).
+  std::shared_ptr<Resolver> resolver;
+  // How long an idle worker stays before it exits.
+  absl::Duration worker_idle_timeout = absl::Seconds(2);
+  // Testing seam for every socket system call; null: the real OS. Not part
+  // of the stable API. Must outlive the Connector and its Sockets.
+  internal::SocketOps* socket_ops = nullptr;
+};
+
+struct ConnectOptions {
+  std::string local_address;  // bind before connect (Tcl -myaddr); "" = any
+  uint16_t local_port = 0;    // Tcl -myport; 0 = any
+  Family family = Family::kAny;
+  // Per address: an attempt still pending after this is kTimedOut
+  // (ETIMEDOUT) and the next address is tried.
+  absl::Duration attempt_timeout = absl::InfiniteDuration();
+  // The whole connect, resolution included: kDeadlineExceeded (ETIMEDOUT),
+  // published on time even if a resolver or connect() is stuck.
+  absl::Duration timeout = absl::InfiniteDuration();
+  // RFC 8305 Connection Attempt Delay: start the next address when the
+  // current one has neither succeeded nor failed after this long. 0 tries
+  // one address at a time, in order.
+  absl::Duration happy_eyeballs_delay = absl::Milliseconds(250);
+  bool tcp_nodelay = false;
+  // Runs exactly once per socket, after its final state is published: on a
+  // library thread, or on the caller's thread before Connect() returns when
+  // the socket completes inside Connect() (bad input, full queue). Never
+  // called under a tether lock.
+  absl::AnyInvocable<void(Socket&)> on_complete;
+};
+
+struct ConnectorStats {
+  uint64_t submitted = 0;  // Connect() calls
+  uint64_t in_flight = 0;  // submitted and not yet complete
+  uint64_t connected = 0;
+  uint64_t failed = 0;     // completed with an error other than kCancelled
+  uint64_t cancelled = 0;
+  uint64_t attempts = 0;   // addresses tried (connect() calls started)
+  uint64_t workers = 0;    // live worker threads
+};
+
+class Connector {
+ public:
+  // Starts no thread until the first Connect(). Invalid options are clamped
+  // to the nearest valid value.
+  explicit Connector(ConnectorOptions options = {});
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+  // Cancels what is still pending and returns once the workers have exited
+  // (a worker inside Resolver::Resolve() is waited for: it cannot be
+  // interrupted). Sockets stay valid.
+  ~Connector();
+
+  // Starts connecting to `host` (a name or a numeric address) on `port` and
+  // returns at once; never blocks on the network and never resolves on this
+  // thread. Bad arguments (empty or over-long host, a NUL byte, a bad
+  // local_address, a zero port) give a Socket already complete with
+  // kInvalidArgument naming the bad value. Never returns null.
+  std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
+                                  ConnectOptions options = {});
+
+  // Connect(), then Wait(). Returns the socket when it connected, otherwise
+  // its error().
+  absl::StatusOr<std::shared_ptr<Socket>> ConnectAndWait(
+      absl::string_view host, uint16_t port, ConnectOptions options = {});
+
+  // A snapshot of the counters; each is read separately (relaxed), so they
+  // need not add up exactly while connects are running.
+  ConnectorStats stats() const;
+
+ private:
+  std::shared_ptr<internal::ConnectorImpl> impl_;
+};
+
+}  // namespace tether
+
+#endif  // TETHER_INCLUDE_TETHER_CONNECTOR_H_

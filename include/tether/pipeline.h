@@ -1,0 +1,69 @@
+// tether/pipeline.h: a Channel over a child process's stdin and stdout.
+//
+//   auto p = tether::Pipeline::Open({"sort"});
+//   (*p)->WriteAll(data);
+//   (*p)->Close(tether::Direction::kWrite);  // sort sees end-of-file
+//   auto sorted = (*p)->ReadToEnd(1 << 20);
+//   absl::Status exit = (*p)->Close();        // reaps sort
+//
+// Close(kWrite) closes the child's stdin, so a filter flushes while its
+// output stays readable. The close that closes the last open direction reaps
+// the child and returns kAborted ("child process exited abnormally: exit
+// code N" or "... killed by signal N (NAME)") when it did not exit with 0.
+// The child inherits stderr; every descriptor tether makes is close-on-exec.
+//
+// Thread safety: as for every Channel (see channel.h). pid() is lock-free.
+
+#ifndef TETHER_INCLUDE_TETHER_PIPELINE_H_
+#define TETHER_INCLUDE_TETHER_PIPELINE_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "tether/channel.h"
+
+namespace tether {
+
+enum class OpenMode { kRead, kWrite, kReadWrite };
+
+class Pipeline final : public Channel {
+ public:
+  // Starts argv[0] (searched in PATH) with argv. kRead gives a channel that
+  // only reads the child's stdout (its stdin is /dev/null); kWrite only
+  // writes its stdin (its stdout is inherited); kReadWrite both. Returns
+  // kInvalidArgument for an empty argv or an argument with a NUL byte, and
+  // kNotFound naming the program when it cannot be found. Nothing is left
+  // behind on failure.
+  static absl::StatusOr<std::shared_ptr<Pipeline>> Open(
+      std::vector<std::string> argv, OpenMode mode = OpenMode::kReadWrite);
+
+  // Closes both pipes and reaps the child; a child still running after a
+  // grace period of 2 s is killed (SIGKILL) and reaped. Never blocks forever.
+  ~Pipeline() override;
+
+  [[nodiscard]] pid_t pid() const;
+
+  absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
+  absl::StatusOr<size_t> Write(absl::Span<const char> data) override;
+  absl::Status SetBlocking(bool blocking) override;
+  absl::Status Close(Direction direction) override;
+  absl::Status Close() override;
+  bool readable_open() const override;
+  bool writable_open() const override;
+
+  struct Impl;
+  explicit Pipeline(std::unique_ptr<Impl> impl);  // Use Open().
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tether
+
+#endif  // TETHER_INCLUDE_TETHER_PIPELINE_H_

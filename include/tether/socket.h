@@ -1,0 +1,167 @@
+// tether/socket.h: Socket, the channel a Connector makes, and its
+// lock-free connect-state queries (Tcl TIP 427).
+//
+// Connector::Connect() returns a Socket at once; a worker thread resolves the
+// host and connects. Meanwhile any thread may ask, at any time and without a
+// lock, whether it is still connecting(), what its error() is, and its
+// sockname()/peername() (empty while connecting).
+//
+// Thread safety: a Socket is safe for concurrent use from any number of
+// threads. The queries connecting(), error(), error_code(), sockname(),
+// peername() and fd() are lock-free and wait-free: each is one acquire load
+// plus reads of data that never changes after it is published. The Channel
+// methods follow the rules in channel.h.
+//
+// Memory ordering: if connecting() returns false, then every effect of the
+// connect attempt, including the values later returned by error(),
+// error_code(), sockname() and peername(), is visible to the calling thread
+// (the worker publishes the final state with a release store; every query
+// starts with an acquire load of it). The same holds after Wait() or WaitAny()
+// report the socket complete, and inside on_complete.
+
+#ifndef TETHER_INCLUDE_TETHER_SOCKET_H_
+#define TETHER_INCLUDE_TETHER_SOCKET_H_
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "tether/address.h"
+#include "tether/channel.h"
+
+namespace tether {
+
+namespace internal {
+class ConnectState;
+class FdStream;
+
+// The final state of a connect, built by one thread, then published once
+// through Socket::result_ and never modified afterwards.
+struct ConnectResult {
+  absl::Status status;                    // OK when connected
+  int error_code = 0;                     // errno of the failure, 0 if none
+  std::optional<SocketAddress> sockname;  // set only when connected
+  std::optional<SocketAddress> peername;  // set only when connected
+  std::unique_ptr<FdStream> stream;       // the connected descriptor's I/O
+  ~ConnectResult();
+};
+
+struct SocketKey {  // Only tether's internals can make a Socket.
+  explicit SocketKey() = default;
+};
+}  // namespace internal
+
+// One address the connector tried, as attempts() reports it.
+struct Attempt {
+  enum class Outcome { kInProgress, kConnected, kFailed, kTimedOut, kCancelled };
+  SocketAddress address;
+  Outcome outcome = Outcome::kInProgress;
+  int error_code = 0;  // errno; 0 for kConnected and kInProgress;
+                       // ETIMEDOUT for kTimedOut, ECANCELED for kCancelled
+  absl::Time start;
+  absl::Duration duration;  // so far, for kInProgress
+};
+
+class Socket final : public Channel {
+ public:
+  explicit Socket(internal::SocketKey);
+  ~Socket() override;
+
+  // True until the attempt is complete (connected, failed or cancelled).
+  // Lock-free; never blocks; safe from any thread.
+  [[nodiscard]] bool connecting() const {
+    // acquire: pairs with the release in ConnectState::Publish(), so a false
+    // answer comes with every effect of the connect.
+    return result_.load(std::memory_order_acquire) == nullptr;
+  }
+
+  // OK while connecting and once connected; the failure otherwise. A
+  // reference to an immutable published Status: no refcount is touched, and
+  // reading it does not clear it (unlike Tcl's -error). When every address
+  // failed it carries the first attempt's errno, and its message names every
+  // address tried with its error. Lock-free; never blocks; safe from any
+  // thread. The reference stays valid as long as the Socket.
+  [[nodiscard]] const absl::Status& error() const;
+
+  // errno of the failure (ECONNREFUSED, ETIMEDOUT for a timeout, ECANCELED
+  // for a cancel); 0 while connecting, once connected, and for resolution
+  // failures that have no errno. Lock-free; never blocks.
+  [[nodiscard]] int error_code() const {
+    const internal::ConnectResult* r = Load();
+    return r == nullptr ? 0 : r->error_code;
+  }
+
+  // Local and remote address of the connection; nullopt while connecting or
+  // after a failure. Lock-free; never blocks; copies 32 bytes, no allocation.
+  [[nodiscard]] std::optional<SocketAddress> sockname() const {
+    const internal::ConnectResult* r = Load();
+    return r == nullptr ? std::nullopt : r->sockname;
+  }
+  [[nodiscard]] std::optional<SocketAddress> peername() const {
+    const internal::ConnectResult* r = Load();
+    return r == nullptr ? std::nullopt : r->peername;
+  }
+
+  // Every address tried so far, in the order started, with its outcome and
+  // timing. Takes a short internal lock (not lock-free); never blocks on the
+  // network.
+  [[nodiscard]] std::vector<Attempt> attempts() const;
+
+  // Blocks until the connect is complete, or `timeout` passes. Returns
+  // whether it is complete. May return before on_complete has finished.
+  [[nodiscard]] bool Wait(absl::Duration timeout) const;
+
+  // The connected descriptor; -1 while connecting, after a failure or a
+  // cancel, and once both directions are closed. Lock-free; never blocks.
+  // The caller must not close it.
+  [[nodiscard]] int fd() const;
+
+  // Channel. While connecting, blocking calls (Read, Write, WriteAll,
+  // ReadToEnd and the half-closes) first wait for the connect to finish;
+  // non-blocking ones return kUnavailable. After a failed connect they
+  // return error(). Close() on a connecting socket cancels the attempt
+  // (error() becomes kCancelled) and interrupts a blocked connect().
+  absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
+  absl::StatusOr<size_t> Write(absl::Span<const char> data) override;
+  absl::Status SetBlocking(bool blocking) override;
+  absl::Status Close(Direction direction) override;
+  absl::Status Close() override;
+  bool readable_open() const override;
+  bool writable_open() const override;
+
+ private:
+  friend class internal::ConnectState;
+
+  const internal::ConnectResult* Load() const {
+    // acquire: pairs with the release in ConnectState::Publish().
+    return result_.load(std::memory_order_acquire);
+  }
+  // The stream for I/O, waiting for the connect if `blocking_`.
+  absl::StatusOr<internal::FdStream*> Stream();
+
+  // Written once (null -> result) by ConnectState::Publish(); read by every
+  // query. The pointee is immutable after publication; owned by the Socket.
+  std::atomic<const internal::ConnectResult*> result_{nullptr};
+  static_assert(std::atomic<const internal::ConnectResult*>::is_always_lock_free,
+                "queries must be lock-free");
+  std::atomic<bool> blocking_{true};  // written by SetBlocking()
+  std::atomic<bool> closed_{false};   // Close() on a socket with no stream
+  // Attempts, waiters and cancellation; shared with the connect job.
+  std::shared_ptr<internal::ConnectState> state_;
+};
+
+// Blocks until one of `sockets` is complete (not connecting) and returns its
+// index, or returns sockets.size() when `timeout` passes first. Null entries
+// are ignored. Thread-safe.
+size_t WaitAny(absl::Span<const std::shared_ptr<Socket>> sockets,
+               absl::Duration timeout);
+
+}  // namespace tether
+
+#endif  // TETHER_INCLUDE_TETHER_SOCKET_H_

@@ -1,0 +1,45 @@
+#include "lib/posix_error.h"
+
+#include <string.h>
+
+#include <cerrno>
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace tether {
+namespace internal {
+namespace {
+
+constexpr absl::string_view kErrnoPayload = "tether/errno";
+
+}  // namespace
+
+absl::Status PosixError(absl::string_view context, int err) {
+  char buf[128];
+  // GNU strerror_r returns a pointer to the message (maybe not in buf).
+  const char* text = strerror_r(err, buf, sizeof(buf));
+  absl::Status status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat(context, ": ", text));
+  status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
+  return status;
+}
+
+int ErrnoOf(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kErrnoPayload);
+  int err = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &err)) {
+    return 0;
+  }
+  return err;
+}
+
+const char* ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "errno ?";
+}
+
+}  // namespace internal
+}  // namespace tether

@@ -1,0 +1,120 @@
+// lib/socket_ops.h: the one seam in front of the operating system.
+//
+// Every system call tether makes on a socket, a pipe or a thread, and every
+// getaddrinfo(), goes through a SocketOps, so tests can inject faults
+// deterministically (tests/testing/fault_injecting_socket_ops.h). Each method
+// has the POSIX signature and convention: -1 (or the getaddrinfo code) with
+// errno set on failure. None retries EINTR: callers decide.
+//
+// Thread safety: implementations must be safe for concurrent calls.
+
+#ifndef TETHER_LIB_SOCKET_OPS_H_
+#define TETHER_LIB_SOCKET_OPS_H_
+
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+namespace tether {
+namespace internal {
+
+class SocketOps {
+ public:
+  virtual ~SocketOps() = default;
+
+  // The real operating system. Belongs to tether and must never be deleted.
+  static SocketOps* Default();
+
+  virtual int Socket(int domain, int type, int protocol) = 0;
+  virtual int Bind(int fd, const sockaddr* addr, socklen_t len) = 0;
+  virtual int Connect(int fd, const sockaddr* addr, socklen_t len) = 0;
+  virtual int Poll(pollfd* fds, nfds_t nfds, int timeout_ms) = 0;
+  virtual int GetSockOpt(int fd, int level, int name, void* value,
+                         socklen_t* len) = 0;
+  virtual int SetSockOpt(int fd, int level, int name, const void* value,
+                         socklen_t len) = 0;
+  virtual int GetSockName(int fd, sockaddr* addr, socklen_t* len) = 0;
+  virtual int GetPeerName(int fd, sockaddr* addr, socklen_t* len) = 0;
+  virtual int Shutdown(int fd, int how) = 0;
+  virtual int Close(int fd) = 0;
+  virtual ssize_t Recv(int fd, void* buf, size_t len, int flags) = 0;
+  virtual ssize_t Send(int fd, const void* buf, size_t len, int flags) = 0;
+  virtual ssize_t Read(int fd, void* buf, size_t len) = 0;    // pipes
+  virtual ssize_t Write(int fd, const void* buf, size_t len) = 0;  // pipes
+  virtual int GetAddrInfo(const char* node, const char* service,
+                          const addrinfo* hints, addrinfo** result) = 0;
+  virtual void FreeAddrInfo(addrinfo* result) = 0;
+  // pthread_create() convention: returns 0 or an error number.
+  virtual int StartThread(pthread_t* thread, const pthread_attr_t* attr,
+                          void* (*start)(void*), void* arg) = 0;
+};
+
+// Forwards every call to a target; a fake overrides only what it breaks
+// (leveldb's EnvWrapper).
+class SocketOpsWrapper : public SocketOps {
+ public:
+  explicit SocketOpsWrapper(SocketOps* target) : target_(target) {}
+  SocketOps* target() const { return target_; }
+
+  int Socket(int domain, int type, int protocol) override {
+    return target_->Socket(domain, type, protocol);
+  }
+  int Bind(int fd, const sockaddr* addr, socklen_t len) override {
+    return target_->Bind(fd, addr, len);
+  }
+  int Connect(int fd, const sockaddr* addr, socklen_t len) override {
+    return target_->Connect(fd, addr, len);
+  }
+  int Poll(pollfd* fds, nfds_t nfds, int timeout_ms) override {
+    return target_->Poll(fds, nfds, timeout_ms);
+  }
+  int GetSockOpt(int fd, int level, int name, void* value,
+                 socklen_t* len) override {
+    return target_->GetSockOpt(fd, level, name, value, len);
+  }
+  int SetSockOpt(int fd, int level, int name, const void* value,
+                 socklen_t len) override {
+    return target_->SetSockOpt(fd, level, name, value, len);
+  }
+  int GetSockName(int fd, sockaddr* addr, socklen_t* len) override {
+    return target_->GetSockName(fd, addr, len);
+  }
+  int GetPeerName(int fd, sockaddr* addr, socklen_t* len) override {
+    return target_->GetPeerName(fd, addr, len);
+  }
+  int Shutdown(int fd, int how) override { return target_->Shutdown(fd, how); }
+  int Close(int fd) override { return target_->Close(fd); }
+  ssize_t Recv(int fd, void* buf, size_t len, int flags) override {
+    return target_->Recv(fd, buf, len, flags);
+  }
+  ssize_t Send(int fd, const void* buf, size_t len, int flags) override {
+    return target_->Send(fd, buf, len, flags);
+  }
+  ssize_t Read(int fd, void* buf, size_t len) override {
+    return target_->Read(fd, buf, len);
+  }
+  ssize_t Write(int fd, const void* buf, size_t len) override {
+    return target_->Write(fd, buf, len);
+  }
+  int GetAddrInfo(const char* node, const char* service, const addrinfo* hints,
+                  addrinfo** result) override {
+    return target_->GetAddrInfo(node, service, hints, result);
+  }
+  void FreeAddrInfo(addrinfo* result) override {
+    target_->FreeAddrInfo(result);
+  }
+  int StartThread(pthread_t* thread, const pthread_attr_t* attr,
+                  void* (*start)(void*), void* arg) override {
+    return target_->StartThread(thread, attr, start, arg);
+  }
+
+ private:
+  SocketOps* const target_;
+};
+
+}  // namespace internal
+}  // namespace tether
+
+#endif  // TETHER_LIB_SOCKET_OPS_H_

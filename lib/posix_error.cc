@@ -21,8 +21,11 @@ absl::Status PosixError(absl::string_view context, int err) {
   char buf[128];
   // GNU strerror_r returns a pointer to the message (maybe not in buf).
   const char* text = strerror_r(err, buf, sizeof(buf));
-  absl::Status status(absl::ErrnoToStatusCode(err),
-                      absl::StrCat(context, ": ", text));
+  return ErrnoStatus(err, absl::StrCat(context, ": ", text));
+}
+
+absl::Status ErrnoStatus(int err, absl::string_view message) {
+  absl::Status status(absl::ErrnoToStatusCode(err), message);
   status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
   return status;
 }
@@ -38,7 +41,7 @@ int ErrnoOf(const absl::Status& status) {
 
 const char* ErrnoName(int err) {
   const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "errno ?";
+  return name != nullptr ? name : "E?";
 }
 
 }  // namespace internal

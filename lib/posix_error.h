@@ -14,10 +14,14 @@ namespace internal {
 // (Go's OpError{Op, Addr, Err}: put the operation and address in `context`).
 absl::Status PosixError(absl::string_view context, int err);
 
+// A status with code absl::ErrnoToStatusCode(err) and `message`, carrying
+// `err` like PosixError().
+absl::Status ErrnoStatus(int err, absl::string_view message);
+
 // The errno a PosixError() status carries; 0 for any other status.
 int ErrnoOf(const absl::Status& status);
 
-// "ECONNREFUSED" for ECONNREFUSED; "errno N" when unknown.
+// "ECONNREFUSED" for ECONNREFUSED; "E?" when unknown.
 const char* ErrnoName(int err);
 
 }  // namespace internal

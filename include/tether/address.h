@@ -41,6 +41,9 @@ class SocketAddress {
   [[nodiscard]] uint16_t port() const;
   [[nodiscard]] std::string ToString() const;  // "127.0.0.1:80", "[::1]:80"
 
+  // A copy of this address with another port.
+  [[nodiscard]] SocketAddress WithPort(uint16_t port) const;
+
   // The address in the form bind() and connect() take.
   [[nodiscard]] const sockaddr* data() const { return &storage_.any; }
   [[nodiscard]] socklen_t size() const;

@@ -128,7 +128,7 @@ class Connector {
   ConnectorStats stats() const;
 
  private:
-  std::shared_ptr<internal::ConnectorImpl> impl_;
+  std::unique_ptr<internal::ConnectorImpl> impl_;
 };
 
 }  // namespace tether

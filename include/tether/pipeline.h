@@ -12,7 +12,22 @@
 // code N" or "... killed by signal N (NAME)") when it did not exit with 0.
 // The child inherits stderr; every descriptor tether makes is close-on-exec.
 //
-// Thread safety: as for every Channel (see channel.h). pid() is lock-free.
+// Reaping: the close that leaves no direction open waits for the child
+// (waitpid(), as Tcl's close does: a child that never exits blocks it) and
+// returns its exit status; later Close() calls return OK. A Pipeline
+// destroyed without that close never blocks for long: see ~Pipeline.
+//
+// Thread safety: a Pipeline is safe for concurrent use without external
+// synchronization, under the rules of every Channel (see channel.h): one
+// thread may Read while another Writes, and Close (either form) may come
+// from any thread, waking a blocked Read or Write with kCancelled. When two
+// Closes race to close the last direction, one reaps the child and returns
+// its status; the other waits for that and returns OK. pid() is lock-free.
+// REQUIRES: no call is in progress when the Pipeline is destroyed (holding
+// the shared_ptr while calling guarantees it).
+//
+// SIGPIPE is never raised in this process: a Write after the child closed
+// its stdin returns an error (EPIPE: kFailedPrecondition).
 
 #ifndef TETHER_INCLUDE_TETHER_PIPELINE_H_
 #define TETHER_INCLUDE_TETHER_PIPELINE_H_

@@ -39,6 +39,7 @@ namespace tether {
 
 namespace internal {
 class ConnectState;
+class ConnectorImpl;
 class FdStream;
 
 // The final state of a connect, built by one thread, then published once
@@ -87,7 +88,10 @@ class Socket final : public Channel {
   // failed it carries the first attempt's errno, and its message names every
   // address tried with its error. Lock-free; never blocks; safe from any
   // thread. The reference stays valid as long as the Socket.
-  [[nodiscard]] const absl::Status& error() const;
+  [[nodiscard]] const absl::Status& error() const {
+    const internal::ConnectResult* r = Load();
+    return r == nullptr ? ok_ : r->status;
+  }
 
   // errno of the failure (ECONNREFUSED, ETIMEDOUT for a timeout, ECANCELED
   // for a cancel); 0 while connecting, once connected, and for resolution
@@ -137,6 +141,9 @@ class Socket final : public Channel {
 
  private:
   friend class internal::ConnectState;
+  friend class internal::ConnectorImpl;
+  friend size_t WaitAny(absl::Span<const std::shared_ptr<Socket>> sockets,
+                        absl::Duration timeout);
 
   const internal::ConnectResult* Load() const {
     // acquire: pairs with the release in ConnectState::Publish().
@@ -150,10 +157,12 @@ class Socket final : public Channel {
   std::atomic<const internal::ConnectResult*> result_{nullptr};
   static_assert(std::atomic<const internal::ConnectResult*>::is_always_lock_free,
                 "queries must be lock-free");
+  const absl::Status ok_;  // what error() returns while connecting
   std::atomic<bool> blocking_{true};  // written by SetBlocking()
-  std::atomic<bool> closed_{false};   // Close() on a socket with no stream
-  // Attempts, waiters and cancellation; shared with the connect job.
-  std::shared_ptr<internal::ConnectState> state_;
+  std::atomic<bool> closed_{false};   // written by Close() without a stream
+  // Attempts, waiters, on_complete and cancellation; set once, by the
+  // Connector, before the Socket is shared.
+  std::unique_ptr<internal::ConnectState> state_;
 };
 
 // Blocks until one of `sockets` is complete (not connecting) and returns its

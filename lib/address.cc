@@ -1,0 +1,131 @@
+#include "tether/address.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <string.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace tether {
+namespace {
+
+constexpr size_t kMaxIpLength = INET6_ADDRSTRLEN + IF_NAMESIZE;
+
+absl::Status BadIp(absl::string_view ip) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a numeric IP address: \"",
+                   absl::CHexEscape(ip.substr(0, 64)), "\""));
+}
+
+}  // namespace
+
+SocketAddress::SocketAddress() { memset(&storage_, 0, sizeof(storage_)); }
+
+absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view ip,
+                                                   uint16_t port) {
+  if (ip.empty() || ip.size() > kMaxIpLength ||
+      ip.find('\0') != absl::string_view::npos) {
+    return BadIp(ip);
+  }
+  std::string text(ip);
+  SocketAddress a;
+  if (inet_pton(AF_INET, text.c_str(), &a.storage_.v4.sin_addr) == 1) {
+    a.storage_.v4.sin_family = AF_INET;
+    a.storage_.v4.sin_port = htons(port);
+    return a;
+  }
+  std::string::size_type pct = text.find('%');
+  std::string host = text.substr(0, pct);
+  if (inet_pton(AF_INET6, host.c_str(), &a.storage_.v6.sin6_addr) != 1) {
+    return BadIp(ip);
+  }
+  if (pct != std::string::npos) {
+    unsigned index = if_nametoindex(text.c_str() + pct + 1);
+    if (index == 0) return BadIp(ip);
+    a.storage_.v6.sin6_scope_id = index;
+  }
+  a.storage_.v6.sin6_family = AF_INET6;
+  a.storage_.v6.sin6_port = htons(port);
+  return a;
+}
+
+absl::StatusOr<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* addr,
+                                                          socklen_t len) {
+  SocketAddress a;
+  if (addr != nullptr && addr->sa_family == AF_INET &&
+      len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    memcpy(&a.storage_.v4, addr, sizeof(sockaddr_in));
+    return a;
+  }
+  if (addr != nullptr && addr->sa_family == AF_INET6 &&
+      len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    memcpy(&a.storage_.v6, addr, sizeof(sockaddr_in6));
+    return a;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("not an IPv4 or IPv6 socket address (family ",
+                   addr == nullptr ? -1 : addr->sa_family, ", ", len,
+                   " bytes)"));
+}
+
+std::string SocketAddress::ip() const {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &storage_.v4.sin_addr, buf, sizeof(buf));
+    return buf;
+  }
+  if (family() != AF_INET6) return "";
+  inet_ntop(AF_INET6, &storage_.v6.sin6_addr, buf, sizeof(buf));
+  char ifname[IF_NAMESIZE];
+  if (storage_.v6.sin6_scope_id != 0 &&
+      if_indextoname(storage_.v6.sin6_scope_id, ifname) != nullptr) {
+    return absl::StrCat(buf, "%", ifname);
+  }
+  return buf;
+}
+
+uint16_t SocketAddress::port() const {
+  if (family() == AF_INET) return ntohs(storage_.v4.sin_port);
+  if (family() == AF_INET6) return ntohs(storage_.v6.sin6_port);
+  return 0;
+}
+
+std::string SocketAddress::ToString() const {
+  if (family() == AF_INET6) return absl::StrCat("[", ip(), "]:", port());
+  if (family() == AF_INET) return absl::StrCat(ip(), ":", port());
+  return "<unspecified>";
+}
+
+SocketAddress SocketAddress::WithPort(uint16_t port) const {
+  SocketAddress a = *this;
+  if (family() == AF_INET) a.storage_.v4.sin_port = htons(port);
+  if (family() == AF_INET6) a.storage_.v6.sin6_port = htons(port);
+  return a;
+}
+
+socklen_t SocketAddress::size() const {
+  if (family() == AF_INET) return sizeof(sockaddr_in);
+  if (family() == AF_INET6) return sizeof(sockaddr_in6);
+  return 0;
+}
+
+bool SocketAddress::operator==(const SocketAddress& other) const {
+  if (family() != other.family()) return false;
+  if (family() == AF_INET) {
+    return storage_.v4.sin_port == other.storage_.v4.sin_port &&
+           storage_.v4.sin_addr.s_addr == other.storage_.v4.sin_addr.s_addr;
+  }
+  if (family() == AF_INET6) {
+    return storage_.v6.sin6_port == other.storage_.v6.sin6_port &&
+           storage_.v6.sin6_scope_id == other.storage_.v6.sin6_scope_id &&
+           memcmp(&storage_.v6.sin6_addr, &other.storage_.v6.sin6_addr,
+                  sizeof(in6_addr)) == 0;
+  }
+  return true;
+}
+
+}  // namespace tether

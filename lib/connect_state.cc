@@ -1,0 +1,148 @@
+#include "lib/connect_state.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "lib/fd_stream.h"
+#include "lib/posix_error.h"
+
+namespace tether {
+namespace internal {
+
+void Waiter::Fire() {
+  MutexLock lock(&mu_);
+  fired_ = true;
+  cv_.SignalAll();
+}
+
+bool Waiter::WaitUntil(absl::Time deadline) {
+  MutexLock lock(&mu_);
+  while (!fired_) {
+    if (!cv_.WaitUntil(deadline) && !fired_) return false;
+  }
+  fired_ = false;  // Consumed: the next wait sleeps until the next Fire().
+  return true;
+}
+
+ConnectState::ConnectState(Socket* socket, SocketOps* ops,
+                           absl::AnyInvocable<void(Socket&)> on_complete)
+    : socket_(socket), ops_(ops), on_complete_(std::move(on_complete)) {}
+
+bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
+  const ConnectResult* expected = nullptr;
+  // release on success: makes the filled-in result visible to the acquire
+  // loads in Socket's queries. acquire on failure: nothing is read from the
+  // winner's result here, but it keeps the pairing simple to reason about.
+  if (!socket_->result_.compare_exchange_strong(expected, result.get(),
+                                                std::memory_order_acq_rel,
+                                                std::memory_order_acquire)) {
+    return false;  // Lost: `result` (and any descriptor in it) is destroyed.
+  }
+  result.release();  // Now owned by the Socket (invariant 3).
+  WakeWaiters();
+  return true;
+}
+
+bool ConnectState::PublishFailure(absl::Status status) {
+  auto result = std::make_unique<ConnectResult>();
+  result->error_code = ErrnoOf(status);
+  result->status = std::move(status);
+  return Publish(std::move(result));
+}
+
+bool ConnectState::Cancel(absl::Status status) {
+  if (!PublishFailure(std::move(status))) return false;
+  InterruptAttempts();
+  return true;
+}
+
+void ConnectState::InterruptAttempts() {
+  MutexLock lock(&mu_);
+  for (const Slot& slot : slots_) {
+    // Wakes a blocked connect() at once (close() would not). Safe: the fd
+    // stays open while it is attached (invariant 5).
+    if (slot.fd >= 0) ops_->Shutdown(slot.fd, SHUT_RDWR);
+  }
+}
+
+void ConnectState::RunCallbackOnce() {
+  // acq_rel: the winner's later reads of on_complete_ are ordered after any
+  // other thread's earlier exchange; only one thread ever sees `false`.
+  if (callback_claimed_.exchange(true, std::memory_order_acq_rel)) return;
+  if (on_complete_) {
+    on_complete_(*socket_);
+    on_complete_ = nullptr;  // Release captured resources now.
+  }
+}
+
+size_t ConnectState::StartAttempt(const SocketAddress& address) {
+  MutexLock lock(&mu_);
+  Slot slot;
+  slot.attempt.address = address;
+  slot.attempt.start = absl::Now();
+  slots_.push_back(slot);
+  return slots_.size() - 1;
+}
+
+bool ConnectState::AttachFd(size_t attempt, int fd) {
+  MutexLock lock(&mu_);
+  // Checked under mu_: Cancel() publishes before it takes mu_, so either it
+  // sees this fd, or this check sees its result.
+  if (done()) return false;
+  slots_[attempt].fd = fd;
+  return true;
+}
+
+void ConnectState::DetachFd(size_t attempt) {
+  MutexLock lock(&mu_);
+  slots_[attempt].fd = -1;
+}
+
+void ConnectState::FinishAttempt(size_t attempt, Attempt::Outcome outcome,
+                                 int err) {
+  MutexLock lock(&mu_);
+  Attempt& a = slots_[attempt].attempt;
+  a.outcome = outcome;
+  a.error_code = err;
+  a.duration = absl::Now() - a.start;
+}
+
+std::vector<Attempt> ConnectState::attempts() const {
+  absl::Time now = absl::Now();
+  MutexLock lock(&mu_);
+  std::vector<Attempt> out;
+  out.reserve(slots_.size());
+  for (const Slot& slot : slots_) {
+    out.push_back(slot.attempt);
+    if (slot.attempt.outcome == Attempt::Outcome::kInProgress) {
+      out.back().duration = now - slot.attempt.start;
+    }
+  }
+  return out;
+}
+
+bool ConnectState::AddWaiter(Waiter* waiter) {
+  MutexLock lock(&mu_);
+  if (done()) return false;
+  waiters_.push_back(waiter);
+  return true;
+}
+
+void ConnectState::RemoveWaiter(Waiter* waiter) {
+  MutexLock lock(&mu_);
+  waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), waiter),
+                 waiters_.end());
+}
+
+void ConnectState::WakeWaiters() {
+  // Fired under mu_: a waiter removes itself under mu_ before it is
+  // destroyed, so none is fired after it is gone.
+  MutexLock lock(&mu_);
+  for (Waiter* w : waiters_) w->Fire();
+  waiters_.clear();
+}
+
+}  // namespace internal
+}  // namespace tether

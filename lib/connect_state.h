@@ -1,0 +1,127 @@
+// lib/connect_state.h: how a Socket's connect state is recorded, published
+// and waited for.
+//
+// Thread safety (the invariants the lock-free queries rely on):
+//  (1) The final state is a ConnectResult, built by exactly one thread (a
+//      worker, the deadline timer, a canceller, or Connect() itself) before
+//      it is published.
+//  (2) Publication is a single compare-and-swap of Socket::result_ from null
+//      to the result (release on success). Only the first publisher wins;
+//      a loser destroys its result (closing any descriptor in it).
+//  (3) A published ConnectResult is immutable; it lives until ~Socket.
+//  (4) Every query starts with one acquire load of Socket::result_.
+//  (5) Everything else (attempt records, descriptors of attempts in flight,
+//      waiters) is guarded by mu_; a descriptor is closed only after it is
+//      detached under mu_, so a canceller never shuts down a reused number.
+//
+// State diagram of Socket::result_ (one transition, done by Publish()):
+//
+//     null (connecting) --(1) Publish: connected | failed | cancelled--> set
+//
+// Publishers: (a) ConnectTask/AttemptTask on success or failure,
+// (b) the deadline timer (kDeadlineExceeded), (c) Cancel() from
+// Socket::Close() or ~Connector (kCancelled), (d) Connector::Connect() for
+// bad input or a full queue.
+
+#ifndef TETHER_LIB_CONNECT_STATE_H_
+#define TETHER_LIB_CONNECT_STATE_H_
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "lib/mutex.h"
+#include "lib/socket_ops.h"
+#include "tether/socket.h"
+
+namespace tether {
+namespace internal {
+
+// What Socket::Wait() and WaitAny() sleep on.
+class Waiter {
+ public:
+  Waiter() = default;
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  void Fire();
+  // Returns false when `deadline` passes before Fire(). Consumes the
+  // firing, so the next call waits for the next Fire().
+  bool WaitUntil(absl::Time deadline);
+
+ private:
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  bool fired_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class ConnectState {
+ public:
+  ConnectState(Socket* socket, SocketOps* ops,
+               absl::AnyInvocable<void(Socket&)> on_complete);
+  ConnectState(const ConnectState&) = delete;
+  ConnectState& operator=(const ConnectState&) = delete;
+
+  Socket& socket() const { return *socket_; }
+  SocketOps* ops() const { return ops_; }
+  bool done() const { return !socket_->connecting(); }
+
+  // Publishes `result` unless one is published already (invariant 2), then
+  // wakes every waiter. Returns whether this call published.
+  bool Publish(std::unique_ptr<ConnectResult> result);
+  // Publishes a failure; error_code is ErrnoOf(status).
+  bool PublishFailure(absl::Status status);
+  // Publishes `status` and interrupts every attempt still in flight
+  // (shutdown() of its descriptor wakes a blocked connect()).
+  bool Cancel(absl::Status status);
+
+  // Shuts down every attempt descriptor still attached (a blocked connect()
+  // returns at once). Used by Cancel() and by the winner of a race.
+  void InterruptAttempts();
+
+  // Runs on_complete unless it ran already. REQUIRES: done().
+  void RunCallbackOnce();
+
+  // Records a new attempt at `address` (kInProgress) and returns its index.
+  size_t StartAttempt(const SocketAddress& address);
+  // Registers the attempt's descriptor so Cancel() can interrupt it.
+  // Returns false, registering nothing, when the socket is already done:
+  // the caller must then close `fd` itself.
+  bool AttachFd(size_t attempt, int fd);
+  // Unregisters it; after this the caller may close it.
+  void DetachFd(size_t attempt);
+  void FinishAttempt(size_t attempt, Attempt::Outcome outcome, int err);
+  std::vector<Attempt> attempts() const;
+
+  // Adds a waiter to fire on publication. Returns false (adding nothing)
+  // when the socket is already done.
+  bool AddWaiter(Waiter* waiter);
+  void RemoveWaiter(Waiter* waiter);
+
+ private:
+  struct Slot {
+    Attempt attempt;
+    int fd = -1;  // registered while the connect() is in flight
+  };
+
+  void WakeWaiters();
+
+  Socket* const socket_;  // owns this
+  SocketOps* const ops_;
+  absl::AnyInvocable<void(Socket&)> on_complete_;  // run once, then cleared
+  // Set by the thread that claims on_complete_; exchange, so exactly one wins.
+  std::atomic<bool> callback_claimed_{false};
+
+  mutable Mutex mu_;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  std::vector<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
+}  // namespace tether
+
+#endif  // TETHER_LIB_CONNECT_STATE_H_

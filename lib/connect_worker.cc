@@ -1,0 +1,333 @@
+// lib/connect_worker.cc: the worker's side of a connect.
+//
+// How this module works. Connector::Connect() validates its arguments,
+// creates the Socket and queues a ConnectTask. A worker thread runs it:
+//
+//   Run -> Connect -> resolve (inline, or concurrently per family for a race)
+//       -> ConnectSerial (one address at a time) or RunRace (Happy Eyeballs)
+//       -> ConnectOne per address: socket, bind, connect, getsockname,
+//          getpeername, then Publish
+//       -> Finish: on_complete, statistics.
+//
+// Who owns what. The descriptor of an attempt belongs to the thread running
+// ConnectOne until it is published inside a ConnectResult (then the Socket
+// owns it) or closed. While connect() blocks, the descriptor is attached to
+// the ConnectState so a canceller can shutdown() it; it is detached before it
+// is closed or published, so no other thread ever touches a released number.
+//
+// Who publishes. Exactly one of: the ConnectOne that connected, the task
+// when every address failed or resolution failed, the deadline timer, or a
+// canceller. Publication is one compare-and-swap (lib/connect_state.h); the
+// losers' results are destroyed. Queries never advance the connect.
+
+#include "lib/connect_worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lib/fd_stream.h"
+#include "lib/posix_error.h"
+#include "lib/system_resolver.h"
+
+namespace tether {
+namespace internal {
+namespace {
+
+using Outcome = Attempt::Outcome;
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+// The time budget of one attempt: the smaller of attempt_timeout and what
+// is left of the whole connect (Go's partialDeadline, without the split).
+absl::Duration AttemptLimit(const ConnectRequest& request) {
+  return std::min(request.attempt_timeout, request.deadline - absl::Now());
+}
+
+// SO_SNDTIMEO makes a blocking connect() give up with EINPROGRESS.
+bool SetSendTimeout(SocketOps* ops, int fd, absl::Duration limit) {
+  if (limit == absl::InfiniteDuration()) return true;
+  timeval tv = absl::ToTimeval(std::max(limit, absl::Milliseconds(1)));
+  return ops->SetSockOpt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0;
+}
+
+// Waits for a connect() interrupted by EINTR to finish in the background
+// (poll for writability, then SO_ERROR); never calls connect() again.
+int FinishInterruptedConnect(SocketOps* ops, int fd, absl::Duration limit) {
+  const absl::Time end = absl::Now() + limit;
+  for (;;) {
+    pollfd p = {fd, POLLOUT, 0};
+    absl::Duration left = end - absl::Now();
+    int ms = limit == absl::InfiniteDuration()
+                 ? -1
+                 : static_cast<int>(std::max<int64_t>(
+                       0, absl::ToInt64Milliseconds(left + absl::Microseconds(999))));
+    int n = ops->Poll(&p, 1, ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return ETIMEDOUT;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (ops->GetSockOpt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    return err;
+  }
+}
+
+// Binds `fd` to the request's local address/port, if any. Returns errno.
+int BindLocal(SocketOps* ops, int fd, const ConnectRequest& request,
+              const SocketAddress& target) {
+  if (!request.local_address.has_value() && request.local_port == 0) return 0;
+  SocketAddress local = request.local_address.has_value()
+                            ? request.local_address->WithPort(request.local_port)
+                            : *SocketAddress::Parse(
+                                  target.family() == AF_INET6 ? "::" : "0.0.0.0",
+                                  request.local_port);
+  return ops->Bind(fd, local.data(), local.size()) == 0 ? 0 : errno;
+}
+
+// Blocking connect() of `fd` to `address` within `limit`. Returns errno, 0
+// when connected, ETIMEDOUT when the limit passed.
+int BlockingConnect(SocketOps* ops, int fd, const SocketAddress& address,
+                    absl::Duration limit) {
+  if (!SetSendTimeout(ops, fd, limit)) return errno;
+  if (ops->Connect(fd, address.data(), address.size()) == 0) return 0;
+  int err = errno;
+  if (err == EINPROGRESS) return ETIMEDOUT;  // SO_SNDTIMEO expired.
+  if (err == EINTR) err = FinishInterruptedConnect(ops, fd, limit);
+  return err;
+}
+
+// Fills in a connected result for `fd`. Returns errno on failure.
+int Describe(SocketOps* ops, int fd, const ConnectRequest& request,
+             ConnectResult* result) {
+  if (request.attempt_timeout != absl::InfiniteDuration() ||
+      request.deadline != absl::InfiniteFuture()) {
+    timeval zero = {0, 0};  // Later writes must not inherit the timeout.
+    if (ops->SetSockOpt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof(zero)) != 0)
+      return errno;
+  }
+  int one = 1;
+  if (request.tcp_nodelay &&
+      ops->SetSockOpt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+    return errno;
+  }
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (ops->GetSockName(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return errno;
+  absl::StatusOr<SocketAddress> local =
+      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  len = sizeof(ss);
+  if (ops->GetPeerName(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return errno;
+  absl::StatusOr<SocketAddress> peer =
+      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  if (!local.ok() || !peer.ok()) return EAFNOSUPPORT;
+  result->sockname = *local;
+  result->peername = *peer;
+  return 0;
+}
+
+// How an attempt that failed with `err` is recorded, given the socket's
+// state: once the socket is done, a failure is the interruption.
+void RecordFailure(ConnectState& state, size_t attempt, int err) {
+  if (state.done()) {
+    bool deadline = state.socket().error().code() ==
+                    absl::StatusCode::kDeadlineExceeded;
+    state.FinishAttempt(attempt, deadline ? Outcome::kTimedOut : Outcome::kCancelled,
+                        deadline ? ETIMEDOUT : ECANCELED);
+    return;
+  }
+  state.FinishAttempt(attempt,
+                      err == ETIMEDOUT ? Outcome::kTimedOut : Outcome::kFailed,
+                      err);
+}
+
+// Closes an attempt's descriptor; close() is never retried (on Linux the
+// descriptor is released even when close() reports EINTR).
+void CloseFd(SocketOps* ops, int fd) { ops->Close(fd); }
+
+}  // namespace
+
+void Counters::Complete(const absl::Status& status) {
+  completed.fetch_add(1, kRelaxed);
+  if (status.ok()) {
+    connected.fetch_add(1, kRelaxed);
+  } else if (status.code() == absl::StatusCode::kCancelled) {
+    cancelled.fetch_add(1, kRelaxed);
+  } else {
+    failed.fetch_add(1, kRelaxed);
+  }
+}
+
+bool Registry::Add(ConnectState* state) {
+  MutexLock lock(&mu_);
+  if (closed_) return false;
+  states_.push_back(state);
+  return true;
+}
+
+void Registry::Remove(ConnectState* state) {
+  MutexLock lock(&mu_);
+  auto it = std::find(states_.begin(), states_.end(), state);
+  if (it == states_.end()) return;
+  *it = states_.back();
+  states_.pop_back();
+}
+
+void Registry::CancelAll() {
+  MutexLock lock(&mu_);
+  closed_ = true;
+  // Under mu_: a registered state's Socket is alive until Remove().
+  for (ConnectState* s : states_) {
+    s->Cancel(CancelledStatus("connect cancelled: Connector destroyed"));
+  }
+}
+
+absl::Status CancelledStatus(absl::string_view why) {
+  return ErrnoStatus(ECANCELED, why);
+}
+
+absl::Status DeadlineStatus(const ConnectRequest& request) {
+  return ErrnoStatus(ETIMEDOUT, absl::StrCat("connect to ", request.host, ":",
+                                             request.port, ": timed out"));
+}
+
+bool ConnectOne(const ConnectEnv& env, const ConnectRequest& request,
+                ConnectState& state, const SocketAddress& address) {
+  SocketOps* ops = env.ops;
+  size_t attempt = state.StartAttempt(address);
+  env.counters->attempts.fetch_add(1, kRelaxed);
+  int fd = ops->Socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    RecordFailure(state, attempt, errno);
+    return false;
+  }
+  if (!state.AttachFd(attempt, fd)) {  // Cancelled meanwhile.
+    CloseFd(ops, fd);
+    RecordFailure(state, attempt, ECANCELED);
+    return false;
+  }
+  int err = BindLocal(ops, fd, request, address);
+  if (err == 0) err = BlockingConnect(ops, fd, address, AttemptLimit(request));
+  auto result = std::make_unique<ConnectResult>();
+  if (err == 0) err = Describe(ops, fd, request, result.get());
+  state.DetachFd(attempt);
+  if (err != 0) {
+    CloseFd(ops, fd);
+    RecordFailure(state, attempt, err);
+    return false;
+  }
+  result->stream =
+      std::make_unique<FdStream>(FdStream::Kind::kSocket, fd, fd, ops);
+  if (!state.Publish(std::move(result))) {  // Lost to a cancel or deadline.
+    RecordFailure(state, attempt, ECANCELED);
+    return false;
+  }
+  state.FinishAttempt(attempt, Outcome::kConnected, 0);
+  state.InterruptAttempts();  // The losers of a race.
+  return true;
+}
+
+void PublishAllFailed(const ConnectRequest& request, ConnectState& state) {
+  std::vector<Attempt> attempts = state.attempts();
+  int first = 0;
+  std::string list;
+  for (const Attempt& a : attempts) {
+    if (first == 0) first = a.error_code;
+    char buf[128];
+    absl::StrAppend(&list, list.empty() ? "" : "; ", a.address.ToString(), ": ",
+                    strerror_r(a.error_code, buf, sizeof(buf)));
+  }
+  if (first == 0) first = ECONNREFUSED;  // Unreachable: every attempt failed.
+  state.PublishFailure(ErrnoStatus(
+      first, absl::StrCat("connect to ", request.host, ":", request.port,
+                          " failed: ", list)));
+}
+
+absl::StatusOr<std::vector<SocketAddress>> FilterForLocal(
+    const ConnectRequest& request, std::vector<SocketAddress> addresses) {
+  if (!request.local_address.has_value()) return addresses;
+  const int family = request.local_address->family();
+  addresses.erase(std::remove_if(addresses.begin(), addresses.end(),
+                                 [family](const SocketAddress& a) {
+                                   return a.family() != family;
+                                 }),
+                  addresses.end());
+  if (addresses.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "local_address ", request.local_address->ip(), " is ",
+        family == AF_INET ? "IPv4" : "IPv6", " but \"", request.host,
+        "\" has no address of that family"));
+  }
+  return addresses;
+}
+
+ConnectTask::ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
+                         ConnectRequest request, ConnectState* state)
+    : env_(env),
+      socket_(std::move(socket)),
+      request_(std::move(request)),
+      state_(state) {}
+
+void ConnectTask::Run() {
+  if (!env_.registry->Add(state_)) {
+    Abandon();
+    return;
+  }
+  if (!state_->done()) Connect();
+  env_.registry->Remove(state_);
+  Finish();
+}
+
+void ConnectTask::Abandon() {
+  state_->Cancel(CancelledStatus("connect cancelled: Connector destroyed"));
+  Finish();
+}
+
+void ConnectTask::Finish() {
+  if (timer_id_ != 0) env_.timer->Cancel(timer_id_);
+  env_.counters->Complete(socket_->error());
+  state_->RunCallbackOnce();
+}
+
+void ConnectTask::Connect() {
+  const bool race = request_.happy_eyeballs_delay > absl::ZeroDuration() &&
+                    request_.family == Family::kAny;
+  if (race && !ResolvesInstantly(*env_.resolver, request_.host)) {
+    RunRace(env_, request_, socket_, *state_, std::nullopt);
+    return;
+  }
+  absl::StatusOr<std::vector<SocketAddress>> addresses =
+      env_.resolver->Resolve(request_.host, request_.port, request_.family);
+  if (addresses.ok()) addresses = FilterForLocal(request_, *std::move(addresses));
+  if (addresses.ok() && addresses->empty()) {
+    addresses = absl::NotFoundError(
+        absl::StrCat("resolve \"", request_.host, "\": no addresses"));
+  }
+  if (!addresses.ok()) {
+    state_->PublishFailure(addresses.status());
+  } else if (race && addresses->size() > 1) {
+    RunRace(env_, request_, socket_, *state_, *std::move(addresses));
+  } else {
+    ConnectSerial(*addresses);
+  }
+}
+
+void ConnectTask::ConnectSerial(const std::vector<SocketAddress>& addresses) {
+  for (const SocketAddress& address : addresses) {
+    if (state_->done()) return;
+    if (ConnectOne(env_, request_, *state_, address)) return;
+  }
+  PublishAllFailed(request_, *state_);  // A no-op if cancelled meanwhile.
+}
+
+}  // namespace internal
+}  // namespace tether

@@ -1,0 +1,136 @@
+// lib/connect_worker.h: what a worker does for one Connect().
+//
+// ConnectTask resolves the host, then tries its addresses with blocking
+// connect() calls: one at a time (ConnectSerial), or raced per RFC 8305,
+// Happy Eyeballs (Race, in lib/happy_eyeballs.cc), where each attempt runs on
+// its own worker. docs/design.md describes both.
+
+#ifndef TETHER_LIB_CONNECT_WORKER_H_
+#define TETHER_LIB_CONNECT_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "lib/connect_state.h"
+#include "lib/socket_ops.h"
+#include "lib/timer.h"
+#include "lib/worker_pool.h"
+#include "tether/address.h"
+#include "tether/resolver.h"
+#include "tether/socket.h"
+
+namespace tether {
+namespace internal {
+
+// One Connect()'s validated arguments.
+struct ConnectRequest {
+  std::string host;
+  uint16_t port = 0;
+  Family family = Family::kAny;
+  std::optional<SocketAddress> local_address;  // parsed ConnectOptions field
+  uint16_t local_port = 0;
+  absl::Duration attempt_timeout = absl::InfiniteDuration();
+  absl::Time deadline = absl::InfiniteFuture();
+  absl::Duration happy_eyeballs_delay = absl::ZeroDuration();
+  bool tcp_nodelay = false;
+};
+
+// Counters behind ConnectorStats. relaxed everywhere: statistics, not tied
+// to any other invariant.
+struct Counters {
+  std::atomic<uint64_t> submitted{0};
+  std::atomic<uint64_t> completed{0};
+  std::atomic<uint64_t> connected{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> cancelled{0};
+  std::atomic<uint64_t> attempts{0};
+
+  // Counts one completed socket by its final status.
+  void Complete(const absl::Status& status);
+};
+
+// The sockets being worked on, so ~Connector can cancel them.
+class Registry {
+ public:
+  // Adds `state`; returns false (adding nothing) once CancelAll() has run.
+  bool Add(ConnectState* state);
+  void Remove(ConnectState* state);
+  // Cancels every registered socket, and every later Add() fails.
+  void CancelAll();
+
+ private:
+  Mutex mu_;
+  std::vector<ConnectState*> states_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// What a task needs from its Connector. Outlives every task.
+struct ConnectEnv {
+  WorkerPool* pool;
+  Timer* timer;
+  Resolver* resolver;
+  SocketOps* ops;
+  Counters* counters;
+  Registry* registry;
+};
+
+// The status every cancelled socket reports (kCancelled, ECANCELED).
+absl::Status CancelledStatus(absl::string_view why);
+// The status a socket past its whole-connect deadline reports.
+absl::Status DeadlineStatus(const ConnectRequest& request);
+
+// Tries one address with a blocking connect() bounded by the attempt and
+// whole-connect limits, recording it as an attempt. On success publishes the
+// connected socket (and interrupts the other attempts of a race) and
+// returns true.
+bool ConnectOne(const ConnectEnv& env, const ConnectRequest& request,
+                ConnectState& state, const SocketAddress& address);
+
+// Publishes the failure of a connect whose every attempt failed: the first
+// attempt's errno, with every address and its error in the message.
+void PublishAllFailed(const ConnectRequest& request, ConnectState& state);
+
+// Keeps the addresses bind() can use with the request's local address.
+// Returns kInvalidArgument when none is left.
+absl::StatusOr<std::vector<SocketAddress>> FilterForLocal(
+    const ConnectRequest& request, std::vector<SocketAddress> addresses);
+
+// The job Connect() queues. Holds the Socket until it is done.
+class ConnectTask final : public Task {
+ public:
+  ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
+              ConnectRequest request, ConnectState* state);
+  void set_timer_id(uint64_t id) { timer_id_ = id; }
+
+  void Run() override;
+  void Abandon() override;
+
+ private:
+  void Connect();
+  void ConnectSerial(const std::vector<SocketAddress>& addresses);
+  void Finish();
+
+  const ConnectEnv env_;
+  const std::shared_ptr<Socket> socket_;
+  const ConnectRequest request_;
+  ConnectState* const state_;  // socket_'s
+  uint64_t timer_id_ = 0;
+};
+
+// Happy Eyeballs (lib/happy_eyeballs.cc): races `addresses` (or, when
+// `resolved` is false, resolves both families concurrently first) until one
+// connects, all fail, or the socket is done.
+void RunRace(const ConnectEnv& env, const ConnectRequest& request,
+             const std::shared_ptr<Socket>& socket, ConnectState& state,
+             std::optional<std::vector<SocketAddress>> addresses);
+
+}  // namespace internal
+}  // namespace tether
+
+#endif  // TETHER_LIB_CONNECT_WORKER_H_

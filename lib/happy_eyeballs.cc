@@ -1,0 +1,241 @@
+// lib/happy_eyeballs.cc: racing a host's addresses (RFC 8305).
+//
+// How the race works. The worker that runs the ConnectTask becomes the
+// coordinator. It (1) starts one resolution per family on other workers
+// (section 3: an IPv6 answer starts connecting at once; an IPv4 answer
+// first waits up to the 50 ms Resolution Delay for IPv6), (2) orders the
+// addresses by alternating families, IPv6 first (section 4), and (3) starts
+// the first address at once and each next one when the previous attempt
+// failed or the Connection Attempt Delay (happy_eyeballs_delay) passed
+// without a result (section 5). Each attempt is a blocking connect() on its
+// own worker (ConnectOne). The first to connect publishes the socket and
+// shuts down the others' descriptors, which wakes their connect() calls.
+//
+// The coordinator sleeps on a Waiter that fires when an answer or an
+// attempt result arrives, and when the socket is published (connected,
+// cancelled, or past its deadline). It only reads the race's shared state
+// under Race::mu_. When the pool cannot start a worker at once, the
+// coordinator does the work itself (the race degrades to one at a time).
+
+#include <cerrno>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lib/connect_worker.h"
+
+namespace tether {
+namespace internal {
+namespace {
+
+constexpr absl::Duration kResolutionDelay = absl::Milliseconds(50);
+constexpr int kV6 = 0;
+constexpr int kV4 = 1;
+
+// State shared by the coordinator and its sub-tasks.
+struct RaceShared {
+  Waiter wake;  // fired by sub-tasks and by publication
+  Mutex mu;
+  std::optional<absl::StatusOr<std::vector<SocketAddress>>> answers[2]
+      ABSL_GUARDED_BY(mu);
+  absl::Time answered_at[2] ABSL_GUARDED_BY(mu);
+  int in_flight ABSL_GUARDED_BY(mu) = 0;
+};
+
+class SubTask final : public Task {
+ public:
+  SubTask(absl::AnyInvocable<void()> fn) : fn_(std::move(fn)) {}
+  void Run() override { fn_(); }
+
+ private:
+  absl::AnyInvocable<void()> fn_;
+};
+
+class Race {
+ public:
+  Race(const ConnectEnv& env, const ConnectRequest& request,
+       std::shared_ptr<Socket> socket, ConnectState& state)
+      : env_(env),
+        request_(request),
+        socket_(std::move(socket)),
+        state_(state),
+        shared_(std::make_shared<RaceShared>()) {}
+
+  void Run(std::optional<std::vector<SocketAddress>> addresses);
+
+ private:
+  void StartResolution(int family);
+  void StartAttempt(const SocketAddress& address);
+  void Spawn(absl::AnyInvocable<void()> fn);
+  // Moves new answers into the queues; returns when to look again.
+  absl::Time Absorb(absl::Time now);
+  std::optional<SocketAddress> Next();
+  bool ResolutionDone() const;
+  void Fail();
+
+  const ConnectEnv& env_;
+  const ConnectRequest& request_;
+  const std::shared_ptr<Socket> socket_;
+  ConnectState& state_;
+  const std::shared_ptr<RaceShared> shared_;
+
+  // Coordinator-only state.
+  std::deque<SocketAddress> queue_[2];
+  bool absorbed_[2] = {false, false};
+  std::optional<absl::Status> resolve_error_[2];
+  int last_family_ = kV4;  // so that IPv6 goes first
+  int in_flight_ = 0;      // copy of shared_->in_flight
+};
+
+void Race::Run(std::optional<std::vector<SocketAddress>> addresses) {
+  if (!state_.AddWaiter(&shared_->wake)) return;
+  if (addresses.has_value()) {
+    // Start with the family of the resolver's first choice.
+    last_family_ = addresses->front().family() == AF_INET6 ? kV4 : kV6;
+    MutexLock lock(&shared_->mu);
+    shared_->answers[kV6] = std::vector<SocketAddress>{};
+    shared_->answers[kV4] = *std::move(addresses);  // Ordered as given.
+  } else {
+    StartResolution(kV6);
+    StartResolution(kV4);
+  }
+  absl::Time next_start = absl::InfinitePast();
+  while (!state_.done()) {
+    const absl::Time now = absl::Now();
+    absl::Time wake = std::min(Absorb(now), request_.deadline);
+    if (in_flight_ == 0 || now >= next_start) {
+      if (std::optional<SocketAddress> a = Next()) {
+        StartAttempt(*a);
+        next_start = now + request_.happy_eyeballs_delay;
+        continue;
+      }
+      if (in_flight_ == 0 && ResolutionDone()) {
+        Fail();
+        break;
+      }
+    }
+    if (in_flight_ > 0 && (!queue_[kV6].empty() || !queue_[kV4].empty())) {
+      wake = std::min(wake, next_start);
+    }
+    shared_->wake.WaitUntil(wake);
+  }
+  state_.RemoveWaiter(&shared_->wake);
+}
+
+void Race::StartResolution(int family) {
+  std::shared_ptr<RaceShared> shared = shared_;
+  Resolver* resolver = env_.resolver;
+  std::string host = request_.host;
+  uint16_t port = request_.port;
+  Spawn([shared, resolver, host, port, family] {
+    auto answer = resolver->Resolve(
+        host, port, family == kV6 ? Family::kIPv6 : Family::kIPv4);
+    {
+      MutexLock lock(&shared->mu);
+      shared->answers[family] = std::move(answer);
+      shared->answered_at[family] = absl::Now();
+    }
+    shared->wake.Fire();
+  });
+}
+
+void Race::StartAttempt(const SocketAddress& address) {
+  {
+    MutexLock lock(&shared_->mu);
+    in_flight_ = ++shared_->in_flight;
+  }
+  std::shared_ptr<RaceShared> shared = shared_;
+  std::shared_ptr<Socket> socket = socket_;
+  ConnectEnv env = env_;
+  ConnectRequest request = request_;
+  ConnectState* state = &state_;
+  Spawn([shared, socket, env, request, state, address] {
+    ConnectOne(env, request, *state, address);
+    {
+      MutexLock lock(&shared->mu);
+      --shared->in_flight;
+    }
+    shared->wake.Fire();
+  });
+}
+
+void Race::Spawn(absl::AnyInvocable<void()> fn) {
+  std::unique_ptr<Task> task = std::make_unique<SubTask>(std::move(fn));
+  if (!env_.pool->Submit(&task, /*only_if_idle=*/true).ok()) task->Run();
+}
+
+absl::Time Race::Absorb(absl::Time now) {
+  MutexLock lock(&shared_->mu);
+  in_flight_ = shared_->in_flight;
+  for (int f : {kV6, kV4}) {
+    if (absorbed_[f] || !shared_->answers[f].has_value()) continue;
+    // RFC 8305 section 3: an IPv4 answer waits for IPv6 a little.
+    if (f == kV4 && !absorbed_[kV6] &&
+        now < shared_->answered_at[kV4] + kResolutionDelay &&
+        shared_->answered_at[kV4] != absl::Time()) {
+      return shared_->answered_at[kV4] + kResolutionDelay;
+    }
+    absorbed_[f] = true;
+    auto& answer = *shared_->answers[f];
+    if (!answer.ok()) {
+      resolve_error_[f] = answer.status();
+      continue;
+    }
+    absl::StatusOr<std::vector<SocketAddress>> usable =
+        FilterForLocal(request_, *answer);
+    if (!usable.ok()) continue;
+    for (const SocketAddress& a : *usable) {
+      queue_[a.family() == AF_INET6 ? kV6 : kV4].push_back(a);
+    }
+  }
+  return absl::InfiniteFuture();
+}
+
+std::optional<SocketAddress> Race::Next() {
+  int f = 1 - last_family_;  // RFC 8305 section 4: alternate families.
+  if (queue_[f].empty()) f = 1 - f;
+  if (queue_[f].empty()) return std::nullopt;
+  SocketAddress a = queue_[f].front();
+  queue_[f].pop_front();
+  last_family_ = f;
+  return a;
+}
+
+bool Race::ResolutionDone() const { return absorbed_[kV6] && absorbed_[kV4]; }
+
+void Race::Fail() {
+  if (!state_.attempts().empty()) {
+    PublishAllFailed(request_, state_);
+    return;
+  }
+  // Nothing to try: report the resolution failure (IPv4's first).
+  for (int f : {kV4, kV6}) {
+    if (resolve_error_[f].has_value()) {
+      state_.PublishFailure(*resolve_error_[f]);
+      return;
+    }
+  }
+  state_.PublishFailure(
+      request_.local_address.has_value()
+          ? absl::InvalidArgumentError(absl::StrCat(
+                "local_address ", request_.local_address->ip(),
+                " and \"", request_.host, "\" have no family in common"))
+          : absl::NotFoundError(
+                absl::StrCat("resolve \"", request_.host, "\": no addresses")));
+}
+
+}  // namespace
+
+void RunRace(const ConnectEnv& env, const ConnectRequest& request,
+             const std::shared_ptr<Socket>& socket, ConnectState& state,
+             std::optional<std::vector<SocketAddress>> addresses) {
+  Race race(env, request, socket, state);
+  race.Run(std::move(addresses));
+}
+
+}  // namespace internal
+}  // namespace tether

@@ -1,0 +1,175 @@
+#include "tether/socket.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "absl/base/optimization.h"
+#include "absl/time/clock.h"
+#include "lib/connect_state.h"
+#include "lib/fd_stream.h"
+#include "lib/posix_error.h"
+
+namespace tether {
+namespace internal {
+
+ConnectResult::~ConnectResult() = default;
+
+namespace {
+
+// How long Wait() spins before it sleeps. A connect on loopback takes about
+// 40 us and a condition-variable wake-up about as much again, so a short
+// spin saves the caller's wake-up for the common fast connect.
+constexpr absl::Duration kSpin = absl::Microseconds(60);
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins while every socket in `sockets` is connecting, for at most kSpin.
+// Returns the index of a complete one, or sockets.size().
+size_t SpinForAny(absl::Span<const std::shared_ptr<Socket>> sockets,
+                  absl::Time deadline) {
+  static const bool kMultiCore = std::thread::hardware_concurrency() > 1;
+  if (!kMultiCore) return sockets.size();
+  const absl::Time end = std::min(deadline, absl::Now() + kSpin);
+  for (int i = 0;; ++i) {
+    for (size_t k = 0; k < sockets.size(); ++k) {
+      if (sockets[k] != nullptr && !sockets[k]->connecting()) return k;
+    }
+    if ((i & 63) == 63 && absl::Now() >= end) return sockets.size();
+    CpuRelax();
+  }
+}
+
+// Registers one waiter on every socket, sleeps, unregisters. Returns the
+// index of a complete socket, or sockets.size() on timeout.
+size_t SleepForAny(absl::Span<const std::shared_ptr<Socket>> sockets,
+                   absl::Time deadline,
+                   absl::FunctionRef<ConnectState*(const Socket&)> state_of) {
+  Waiter waiter;
+  size_t added = 0;
+  size_t found = sockets.size();
+  for (; added < sockets.size(); ++added) {
+    if (sockets[added] == nullptr) continue;
+    if (!state_of(*sockets[added])->AddWaiter(&waiter)) {
+      found = added;
+      break;
+    }
+  }
+  if (found == sockets.size()) waiter.WaitUntil(deadline);
+  for (size_t k = 0; k < added; ++k) {
+    if (sockets[k] != nullptr) state_of(*sockets[k])->RemoveWaiter(&waiter);
+  }
+  for (size_t k = 0; k < sockets.size(); ++k) {
+    if (sockets[k] != nullptr && !sockets[k]->connecting()) return k;
+  }
+  return sockets.size();
+}
+
+}  // namespace
+}  // namespace internal
+
+using internal::ConnectResult;
+using internal::FdStream;
+
+Socket::Socket(internal::SocketKey) {}
+
+Socket::~Socket() {
+  // acquire: pairs with Publish()'s release; we are the last owner.
+  delete result_.load(std::memory_order_acquire);
+}
+
+std::vector<Attempt> Socket::attempts() const { return state_->attempts(); }
+
+bool Socket::Wait(absl::Duration timeout) const {
+  if (!connecting()) return true;
+  // A non-owning alias, so Wait() can share WaitAny()'s code.
+  std::shared_ptr<Socket> self(std::shared_ptr<Socket>(),
+                               const_cast<Socket*>(this));
+  return WaitAny(absl::MakeConstSpan(&self, 1), timeout) == 0;
+}
+
+int Socket::fd() const {
+  const ConnectResult* r = Load();
+  return r == nullptr || r->stream == nullptr ? -1 : r->stream->fd();
+}
+
+absl::StatusOr<FdStream*> Socket::Stream() {
+  if (connecting()) {
+    // relaxed: an independent flag; nothing else is read because of it.
+    if (!blocking_.load(std::memory_order_relaxed)) {
+      return absl::UnavailableError("socket is still connecting");
+    }
+    while (!Wait(absl::InfiniteDuration())) {
+    }
+  }
+  const ConnectResult* r = Load();
+  if (!r->status.ok()) return r->status;
+  return r->stream.get();
+}
+
+absl::StatusOr<size_t> Socket::Read(absl::Span<char> buffer) {
+  absl::StatusOr<FdStream*> s = Stream();
+  if (!s.ok()) return s.status();
+  return (*s)->Read(buffer, blocking_.load(std::memory_order_relaxed));
+}
+
+absl::StatusOr<size_t> Socket::Write(absl::Span<const char> data) {
+  absl::StatusOr<FdStream*> s = Stream();
+  if (!s.ok()) return s.status();
+  return (*s)->Write(data, blocking_.load(std::memory_order_relaxed));
+}
+
+absl::Status Socket::SetBlocking(bool blocking) {
+  // relaxed: read by later I/O calls of whichever thread; no other data
+  // depends on it.
+  blocking_.store(blocking, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status Socket::Close(Direction direction) {
+  absl::StatusOr<FdStream*> s = Stream();
+  if (!s.ok()) return s.status();
+  return (*s)->Close(direction);
+}
+
+absl::Status Socket::Close() {
+  if (connecting()) {
+    state_->Cancel(
+        internal::ErrnoStatus(ECANCELED, "connect cancelled by Close()"));
+  }
+  const ConnectResult* r = Load();  // Complete now, by us or by the worker.
+  if (r->stream == nullptr) {
+    // relaxed: only readable_open()/writable_open() read it.
+    closed_.store(true, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+  return r->stream->Close();
+}
+
+bool Socket::readable_open() const {
+  const ConnectResult* r = Load();
+  if (r != nullptr && r->stream != nullptr) return r->stream->readable_open();
+  return !closed_.load(std::memory_order_relaxed);
+}
+
+bool Socket::writable_open() const {
+  const ConnectResult* r = Load();
+  if (r != nullptr && r->stream != nullptr) return r->stream->writable_open();
+  return !closed_.load(std::memory_order_relaxed);
+}
+
+size_t WaitAny(absl::Span<const std::shared_ptr<Socket>> sockets,
+               absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  size_t k = internal::SpinForAny(sockets, deadline);
+  if (k < sockets.size()) return k;
+  return internal::SleepForAny(
+      sockets, deadline,
+      [](const Socket& s) { return s.state_.get(); });
+}
+
+}  // namespace tether

@@ -1,0 +1,45 @@
+#include "lib/thread.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tether {
+namespace internal {
+namespace {
+
+void* Trampoline(void* arg) {
+  std::unique_ptr<absl::AnyInvocable<void()>> fn(
+      static_cast<absl::AnyInvocable<void()>*>(arg));
+  (*fn)();
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<pthread_t> StartThread(SocketOps* ops, size_t stack_size,
+                                      absl::AnyInvocable<void()> fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr,
+                            std::max<size_t>(stack_size, PTHREAD_STACK_MIN));
+  auto* arg = new absl::AnyInvocable<void()>(std::move(fn));
+  pthread_t thread;
+  int err = ops->StartThread(&thread, &attr, &Trampoline, arg);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    delete arg;
+    char buf[128];
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot start a worker thread: ", strerror_r(err, buf, sizeof(buf))));
+  }
+  return thread;
+}
+
+}  // namespace internal
+}  // namespace tether

@@ -1,0 +1,26 @@
+// lib/thread.h: joinable threads with a chosen stack size.
+
+#ifndef TETHER_LIB_THREAD_H_
+#define TETHER_LIB_THREAD_H_
+
+#include <pthread.h>
+
+#include <cstddef>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "lib/socket_ops.h"
+
+namespace tether {
+namespace internal {
+
+// Starts `fn` on a new joinable thread with `stack_size` bytes of stack
+// (raised to PTHREAD_STACK_MIN), through ops->StartThread(). Returns
+// kResourceExhausted, and runs nothing, when the thread cannot be created.
+absl::StatusOr<pthread_t> StartThread(SocketOps* ops, size_t stack_size,
+                                      absl::AnyInvocable<void()> fn);
+
+}  // namespace internal
+}  // namespace tether
+
+#endif  // TETHER_LIB_THREAD_H_

@@ -1,0 +1,167 @@
+#include "lib/worker_pool.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "lib/thread.h"
+
+namespace tether {
+namespace internal {
+namespace {
+
+// How long an idle worker polls the queue before it blocks. A blocking pop
+// costs a futex wake-up on the submitter's path (tens of microseconds here);
+// a worker that finished a job usually gets the next one sooner than this.
+constexpr absl::Duration kIdleSpin = absl::Microseconds(50);
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
+WorkerPool::WorkerPool(const Options& options) : options_(options) {
+  queue_.set_capacity(static_cast<std::ptrdiff_t>(options_.max_queued));
+}
+
+WorkerPool::~WorkerPool() { Shutdown(); }
+
+absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
+                                bool only_if_idle) {
+  // relaxed: a hint; Shutdown() is documented not to race with Submit().
+  if (stopping_.load(std::memory_order_relaxed)) {
+    return absl::CancelledError("connector is shutting down");
+  }
+  // acq_rel: claims one idle worker (or records one more queued task).
+  if (balance_.fetch_sub(1, std::memory_order_acq_rel) <= 0) {
+    const bool full = live_.load(std::memory_order_relaxed) >=
+                      options_.max_workers;
+    if ((full && only_if_idle) || (!full && !StartWorker())) {
+      balance_.fetch_add(1, std::memory_order_acq_rel);  // undo the claim
+      return full ? absl::UnavailableError("no idle worker")
+                  : absl::ResourceExhaustedError(
+                        "cannot start a worker thread");
+    }
+  }
+  if (!queue_.try_push(task->get())) {
+    balance_.fetch_add(1, std::memory_order_acq_rel);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many queued connects (max_queued ", options_.max_queued, ")"));
+  }
+  task->release();
+  return absl::OkStatus();
+}
+
+bool WorkerPool::StartWorker() {
+  // relaxed: the count only bounds the pool; thread start/join order the rest.
+  int n = live_.load(std::memory_order_relaxed);
+  do {
+    if (n >= options_.max_workers) return true;  // someone else started it
+  } while (!live_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  JoinExited();
+  absl::StatusOr<pthread_t> t =
+      StartThread(options_.ops, options_.stack_size, [this] { WorkerLoop(); });
+  if (!t.ok()) {
+    live_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  MutexLock lock(&mu_);
+  running_.push_back(*t);
+  return true;
+}
+
+void WorkerPool::WorkerLoop() {
+  for (;;) {
+    balance_.fetch_add(1, std::memory_order_acq_rel);  // idle: one item is mine
+    Task* task = Pop();
+    if (task == nullptr) break;  // Shutdown signal.
+    task->Run();
+    delete task;
+  }
+  live_.fetch_sub(1, std::memory_order_relaxed);
+  MutexLock lock(&mu_);
+  pthread_t self = pthread_self();
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](pthread_t t) { return pthread_equal(t, self); });
+  if (it != running_.end()) {
+    running_.erase(it);
+    exited_.push_back(self);
+  }
+}
+
+Task* WorkerPool::Pop() {
+  Task* task;
+  const absl::Time end = absl::Now() + kIdleSpin;
+  for (int i = 0;; ++i) {
+    if (queue_.try_pop(task)) return task;
+    if ((i & 15) == 15 && absl::Now() >= end) break;
+    CpuRelax();
+  }
+  queue_.pop(task);
+  return task;
+}
+
+void WorkerPool::RetireIdle(int n) {
+  for (int i = 0; i < n; ++i) {
+    int64_t b = balance_.load(std::memory_order_acquire);
+    do {
+      if (b <= 0) break;
+    } while (!balance_.compare_exchange_weak(b, b - 1,
+                                             std::memory_order_acq_rel));
+    if (b <= 0 || !queue_.try_push(nullptr)) break;
+  }
+  JoinExited();
+}
+
+int WorkerPool::idle() const {
+  return static_cast<int>(
+      std::max<int64_t>(0, balance_.load(std::memory_order_relaxed)));
+}
+
+int WorkerPool::workers() const {
+  return live_.load(std::memory_order_relaxed);
+}
+
+void WorkerPool::JoinExited() {
+  std::vector<pthread_t> exited;
+  {
+    MutexLock lock(&mu_);
+    exited.swap(exited_);
+  }
+  for (pthread_t t : exited) pthread_join(t, nullptr);
+}
+
+void WorkerPool::Shutdown() {
+  if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
+  std::vector<pthread_t> threads;
+  size_t live;
+  {
+    MutexLock lock(&mu_);
+    live = running_.size();
+    threads = running_;
+    threads.insert(threads.end(), exited_.begin(), exited_.end());
+  }
+  // One signal per live worker; a blocking push, since workers keep
+  // draining. A worker moving from running_ to exited_ meanwhile just leaves
+  // one signal unused.
+  for (size_t i = 0; i < live; ++i) queue_.push(nullptr);
+  for (pthread_t t : threads) pthread_join(t, nullptr);
+  {
+    MutexLock lock(&mu_);
+    running_.clear();
+    exited_.clear();
+  }
+  Task* task;
+  while (queue_.try_pop(task)) {
+    if (task == nullptr) continue;
+    task->Abandon();
+    delete task;
+  }
+}
+
+}  // namespace internal
+}  // namespace tether

@@ -1,0 +1,106 @@
+// lib/worker_pool.h: the elastic pool of dedicated threads that run
+// blocking connects.
+//
+// Why threads and not TBB tasks: every job blocks in getaddrinfo() or
+// connect() for up to minutes; oneTBB's own guide says blocking work belongs
+// on full-blown threads (docs/design.md has the reasoning). Jobs travel
+// through a tbb::concurrent_bounded_queue; workers pop with a short spin,
+// then a blocking pop.
+//
+// Elasticity, with one atomic counter: balance_ = idle workers - queued
+// tasks. Submit() decrements it; a result <= 0 means no idle worker is left
+// for this task, so a new worker starts (up to max_workers). A worker
+// increments it each time it goes idle, then pops exactly one item. Retiring
+// an idle worker claims one unit of a positive balance and pushes a null
+// task (the shutdown signal). Thus every popped item was paid for once, and
+// a task never waits behind a busy worker while the pool could grow.
+//
+// Thread safety: safe for concurrent use. Shutdown() must not race with
+// Submit().
+
+#ifndef TETHER_LIB_WORKER_POOL_H_
+#define TETHER_LIB_WORKER_POOL_H_
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "lib/mutex.h"
+#include "lib/socket_ops.h"
+#include "oneapi/tbb/concurrent_queue.h"
+
+namespace tether {
+namespace internal {
+
+// A unit of work. The pool deletes it after Run(), or calls Abandon() (and
+// deletes it) when the pool shuts down before running it.
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual void Run() = 0;
+  virtual void Abandon() {}
+};
+
+class WorkerPool {
+ public:
+  struct Options {
+    int max_workers = 1024;
+    size_t stack_size = 256 * 1024;
+    size_t max_queued = 65536;
+    SocketOps* ops = nullptr;
+  };
+
+  explicit WorkerPool(const Options& options);
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+  ~WorkerPool();  // Shutdown()
+
+  // Hands `*task` to a worker (starting one if none is idle) and takes
+  // ownership. On failure leaves `*task` with the caller and returns
+  // kResourceExhausted (queue full, or no thread could start) or
+  // kCancelled (shut down). With `only_if_idle`, also fails with
+  // kUnavailable unless a worker can start on it right away.
+  absl::Status Submit(std::unique_ptr<Task>* task, bool only_if_idle = false);
+
+  // Asks up to `n` idle workers to exit, and joins workers that exited.
+  void RetireIdle(int n);
+  // Idle workers right now (a snapshot).
+  int idle() const;
+  // Live worker threads (a snapshot).
+  int workers() const;
+
+  // Stops every worker after it finishes its current task, joins them all,
+  // and abandons tasks still queued. Idempotent.
+  void Shutdown();
+
+ private:
+  bool StartWorker();
+  void WorkerLoop();
+  Task* Pop();
+  void JoinExited();
+
+  const Options options_;
+  tbb::concurrent_bounded_queue<Task*> queue_;
+  // Idle workers minus queued tasks; see the file comment. acq_rel on every
+  // update: the counter hands a reservation from one thread to another.
+  std::atomic<int64_t> balance_{0};
+  // Live workers; CAS-incremented before a start so max_workers holds.
+  std::atomic<int> live_{0};
+  std::atomic<bool> stopping_{false};  // written once by Shutdown()
+
+  Mutex mu_;
+  std::vector<pthread_t> running_ ABSL_GUARDED_BY(mu_);
+  std::vector<pthread_t> exited_ ABSL_GUARDED_BY(mu_);  // not yet joined
+};
+
+}  // namespace internal
+}  // namespace tether
+
+#endif  // TETHER_LIB_WORKER_POOL_H_

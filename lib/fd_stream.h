@@ -15,11 +15,15 @@
 #ifndef TETHER_LIB_FD_STREAM_H_
 #define TETHER_LIB_FD_STREAM_H_
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "lib/mutex.h"
 #include "lib/socket_ops.h"
 #include "tether/channel.h"
 
@@ -49,6 +53,57 @@ class FdStream {
   // kSocket: the socket while any direction is open, else -1.
   // kPipe: the read end if open, else the write end if open, else -1.
   int fd() const;
+
+ private:
+  // One descriptor number and who is using it. `state` is kClosedBit (set
+  // once, by the Close that leaves the descriptor unused) plus the number
+  // of I/O calls inside it; whoever sees it become exactly kClosedBit
+  // (closed and empty) close()s the number, so that happens exactly once
+  // and never under a call still using it.
+  struct Descriptor {
+    int fd = -1;
+    std::atomic<uint32_t> state{0};  // written by Enter/Leave/MarkClosed
+  };
+  static constexpr uint32_t kClosedBit = uint32_t{1} << 31;
+  static constexpr unsigned kReadBit = 1;
+  static constexpr unsigned kWriteBit = 2;
+
+  static unsigned Bit(Direction direction);
+  // kSocket: 0 for both directions. kPipe: 0 reads, 1 writes.
+  int IndexOf(Direction direction) const;
+  bool IsOpen(Direction direction) const;
+
+  [[nodiscard]] bool Enter(int index);
+  void Leave(int index);
+  [[nodiscard]] absl::Status MarkClosed(int index);
+  [[nodiscard]] absl::Status Release(int index);
+  [[nodiscard]] absl::Status CloseSocketSide(Direction direction,
+                                             unsigned still_open);
+
+  [[nodiscard]] absl::StatusOr<size_t> Transfer(Direction direction,
+                                                bool blocking,
+                                                absl::Span<char> in,
+                                                absl::Span<const char> out);
+  [[nodiscard]] absl::StatusOr<size_t> TransferInside(
+      Direction direction, bool blocking, absl::Span<char> in,
+      absl::Span<const char> out);
+  ssize_t TryOnce(Direction direction, absl::Span<char> in,
+                  absl::Span<const char> out);
+  [[nodiscard]] absl::Status WaitReady(Direction direction);
+  [[nodiscard]] absl::StatusOr<int> WakeFd(Direction direction);
+  void Wake(Direction direction);
+  void CloseWakeFd(int direction_index);
+
+  const Kind kind_;
+  SocketOps* const ops_;
+  Descriptor descriptors_[2];  // kSocket uses [0] only
+  // kReadBit | kWriteBit while open; cleared (once per bit) by Close.
+  std::atomic<unsigned> open_;  // written by Close
+  Mutex wake_mu_;
+  // Per direction (0 read, 1 write): an eventfd that Close signals to wake
+  // calls blocked in poll(); made on first need, closed with the
+  // descriptor that direction uses.
+  int wake_fds_[2] ABSL_GUARDED_BY(wake_mu_) = {-1, -1};
 };
 
 }  // namespace internal

@@ -18,7 +18,7 @@ constexpr size_t kMaxIpLength = INET6_ADDRSTRLEN + IF_NAMESIZE;
 absl::Status BadIp(absl::string_view ip) {
   return absl::InvalidArgumentError(
       absl::StrCat("not a numeric IP address: \"",
-                   absl::CHexEscape(ip.substr(0, 64)), "\""));
+                   absl::CEscape(ip.substr(0, 64)), "\""));
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ constexpr size_t kTimerStack = 128 * 1024;
 
 // `value`, quoted and escaped, cut to 64 bytes: safe to put in a message.
 std::string Quote(absl::string_view value) {
-  std::string q = absl::CHexEscape(value.substr(0, 64));
+  std::string q = absl::CEscape(value.substr(0, 64));
   return absl::StrCat("\"", q, value.size() > 64 ? "...\"" : "\"");
 }
 

@@ -1,0 +1,73 @@
+#include "tether/address.h"
+
+#include <arpa/inet.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace tether {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(SocketAddressTest, ParsesIPv4) {
+  absl::StatusOr<SocketAddress> a = SocketAddress::Parse("127.0.0.1", 80);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->family(), AF_INET);
+  EXPECT_EQ(a->ip(), "127.0.0.1");
+  EXPECT_EQ(a->port(), 80);
+  EXPECT_EQ(a->ToString(), "127.0.0.1:80");
+  EXPECT_EQ(a->size(), sizeof(sockaddr_in));
+}
+
+TEST(SocketAddressTest, ParsesIPv6) {
+  absl::StatusOr<SocketAddress> a = SocketAddress::Parse("::1", 443);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->family(), AF_INET6);
+  EXPECT_EQ(a->ip(), "::1");
+  EXPECT_EQ(a->ToString(), "[::1]:443");
+  EXPECT_EQ(a->size(), sizeof(sockaddr_in6));
+}
+
+TEST(SocketAddressTest, RejectsNamesAndGarbageNamingTheValue) {
+  for (const char* bad : {"localhost", "", "1.2.3", "::g", "1.2.3.4 ", "[::1]"}) {
+    absl::StatusOr<SocketAddress> a = SocketAddress::Parse(bad, 1);
+    ASSERT_FALSE(a.ok()) << bad;
+    EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(a.status().message(), HasSubstr(std::string("\"") + bad));
+  }
+}
+
+TEST(SocketAddressTest, RejectsNulBytes) {
+  absl::StatusOr<SocketAddress> a =
+      SocketAddress::Parse(absl::string_view("1.2.3.4\0x", 9), 1);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SocketAddressTest, RoundTripsThroughSockaddr) {
+  SocketAddress a = *SocketAddress::Parse("::1", 9);
+  absl::StatusOr<SocketAddress> b = SocketAddress::FromSockaddr(a.data(), a.size());
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a, *b);
+  EXPECT_NE(a, a.WithPort(10));
+  EXPECT_EQ(a.WithPort(10).port(), 10);
+}
+
+TEST(SocketAddressTest, FromSockaddrRejectsShortAndForeignAddresses) {
+  SocketAddress a = *SocketAddress::Parse("127.0.0.1", 9);
+  EXPECT_FALSE(SocketAddress::FromSockaddr(a.data(), 4).ok());
+  sockaddr unix_addr = {};
+  unix_addr.sa_family = AF_UNIX;
+  EXPECT_FALSE(SocketAddress::FromSockaddr(&unix_addr, sizeof(unix_addr)).ok());
+  EXPECT_FALSE(SocketAddress::FromSockaddr(nullptr, 0).ok());
+}
+
+TEST(SocketAddressTest, DefaultIsEmpty) {
+  SocketAddress a;
+  EXPECT_EQ(a.family(), AF_UNSPEC);
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(a, SocketAddress());
+}
+
+}  // namespace
+}  // namespace tether

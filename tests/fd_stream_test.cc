@@ -310,6 +310,32 @@ TEST(FdStreamTest, DescriptorOutlivesCloseWhileCallIsInside) {
   close(b);
 }
 
+// Racing closes of every form, with a reader inside: each direction is
+// closed by exactly one caller and the number is closed exactly once.
+TEST(FdStreamTest, RacingClosesReleaseDescriptorOnce) {
+  for (int i = 0; i < 100; ++i) {
+    auto [a, b] = SocketPair();
+    WatchingOps ops;
+    ops.Watch(a);
+    auto s = SocketStream(a, &ops);
+    std::atomic<int> read_closes{0}, write_closes{0};
+    std::thread reader([&] {
+      char buf[8];
+      absl::StatusOr<size_t> n = s->Read(absl::MakeSpan(buf), true);
+      EXPECT_FALSE(n.ok());  // the peer never writes
+    });
+    std::thread r([&] { read_closes += s->Close(Direction::kRead).ok(); });
+    std::thread w([&] { write_closes += s->Close(Direction::kWrite).ok(); });
+    std::thread all([&] { EXPECT_TRUE(s->Close().ok()); });
+    for (std::thread* t : {&reader, &r, &w, &all}) t->join();
+    EXPECT_LE(read_closes.load(), 1);
+    EXPECT_LE(write_closes.load(), 1);
+    EXPECT_EQ(ops.watched_closes(), 1);
+    EXPECT_EQ(s->fd(), -1);
+    close(b);
+  }
+}
+
 // A pipe-backed stream as a parent sees a child: writes go to the child's
 // stdin (to_child), reads come from its stdout (from_child).
 TEST(FdStreamTest, PipeHalfCloseRoundTrip) {

@@ -104,6 +104,14 @@ void Listener::Echo(int fd) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n <= 0) break;
     data.append(buf, n);
+    if (mode_ == Mode::kStreamEcho) {
+      for (size_t off = 0; off < data.size();) {
+        ssize_t w = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (w <= 0) break;
+        off += w;
+      }
+      data.clear();
+    }
   }
   for (size_t off = 0; off < data.size();) {
     ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);

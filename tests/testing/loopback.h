@@ -21,10 +21,11 @@ namespace testing {
 // A listener that accepts on its own thread. kHold keeps each accepted
 // connection open until the listener is destroyed; kClose closes it at once;
 // kEcho reads until the peer half-closes, writes everything back, then
-// closes (TIP 332's use case).
+// closes (TIP 332's use case); kStreamEcho writes back each chunk as it
+// arrives and closes at end-of-stream.
 class Listener {
  public:
-  enum class Mode { kHold, kClose, kEcho };
+  enum class Mode { kHold, kClose, kEcho, kStreamEcho };
   // REQUIRES: the family's loopback address exists (::1 for AF_INET6).
   explicit Listener(Mode mode = Mode::kHold, int family = AF_INET);
   ~Listener();

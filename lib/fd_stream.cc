@@ -296,8 +296,13 @@ absl::StatusOr<size_t> FdStream::TransferInside(Direction direction,
   while (true) {
     if (!IsOpen(direction)) return absl::CancelledError("channel closed");
     const ssize_t n = TryOnce(direction, in, out);
-    if (n >= 0) return static_cast<size_t>(n);
     const int err = errno;
+    // A Close during the call may show as end of stream or EPIPE (after
+    // its shutdown()); report it as the close it is.
+    if (n <= 0 && !IsOpen(direction)) {
+      return absl::CancelledError("channel closed");
+    }
+    if (n >= 0) return static_cast<size_t>(n);
     if (err == EINTR) continue;
     if ((err != EAGAIN && err != EWOULDBLOCK) || !blocking) {
       return PosixError(op, err);

@@ -55,7 +55,7 @@ class Pipeline final : public Channel {
   // kInvalidArgument for an empty argv or an argument with a NUL byte, and
   // kNotFound naming the program when it cannot be found. Nothing is left
   // behind on failure.
-  static absl::StatusOr<std::shared_ptr<Pipeline>> Open(
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<Pipeline>> Open(
       std::vector<std::string> argv, OpenMode mode = OpenMode::kReadWrite);
 
   // Closes both pipes and reaps the child; a child still running after a
@@ -64,13 +64,16 @@ class Pipeline final : public Channel {
 
   [[nodiscard]] pid_t pid() const;
 
-  absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
-  absl::StatusOr<size_t> Write(absl::Span<const char> data) override;
-  absl::Status SetBlocking(bool blocking) override;
-  absl::Status Close(Direction direction) override;
-  absl::Status Close() override;
-  bool readable_open() const override;
-  bool writable_open() const override;
+  // Channel (see channel.h). Close(kWrite) closes the child's stdin,
+  // Close(kRead) its stdout pipe; the close that leaves neither open reaps.
+  [[nodiscard]] absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
+  [[nodiscard]] absl::StatusOr<size_t> Write(
+      absl::Span<const char> data) override;
+  [[nodiscard]] absl::Status SetBlocking(bool blocking) override;
+  [[nodiscard]] absl::Status Close(Direction direction) override;
+  [[nodiscard]] absl::Status Close() override;
+  [[nodiscard]] bool readable_open() const override;
+  [[nodiscard]] bool writable_open() const override;
 
   struct Impl;
   explicit Pipeline(std::unique_ptr<Impl> impl);  // Use Open().

@@ -24,7 +24,9 @@
 // same mutex and re-checks the bit there, so either it sees the close or the
 // close sees (and signals) its eventfd: no lost wake-up. The eventfd is
 // never drained: a direction never reopens. The woken call sees the bit
-// gone and returns kCancelled ("channel closed").
+// gone and returns kCancelled ("channel closed"). So does a call that fails
+// or sees end of stream while its direction is being closed (the shutdown()
+// can reach the kernel before the call sees the bit).
 //
 // No fd-reuse race. Each descriptor has a state word: kClosedBit plus the
 // number of calls inside it. An I/O call (or a shutdown()) enters with a

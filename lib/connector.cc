@@ -118,8 +118,11 @@ class ConnectorImpl {
     pool_.Shutdown();       // Drains the queue, joins every worker.
   }
 
+  // Starts a connect on a worker. With `run_here`, runs it on the calling
+  // thread instead when the host resolves without blocking (ConnectAndWait:
+  // the caller blocks anyway, so a hand-off would only add latency).
   std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
-                                  ConnectOptions options);
+                                  ConnectOptions options, bool run_here);
   ConnectorStats stats() const;
 
  private:
@@ -156,7 +159,8 @@ void ConnectorImpl::CompleteNow(Socket& socket, absl::Status status) {
 
 std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
                                                uint16_t port,
-                                               ConnectOptions options) {
+                                               ConnectOptions options,
+                                               bool run_here) {
   counters_.submitted.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<Socket> socket = NewSocket(options);
   ConnectRequest request;
@@ -178,6 +182,10 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   auto task = std::make_unique<ConnectTask>(env_, socket, std::move(request),
                                             socket->state_.get());
   task->set_timer_id(timer_id);
+  if (run_here && ResolvesInstantly(*options_.resolver, host)) {
+    task->Run();  // Interruptible by Close(), the deadline and ~Connector.
+    return socket;
+  }
   std::unique_ptr<Task> base = std::move(task);
   absl::Status queued = pool_.Submit(&base);
   if (!queued.ok()) {
@@ -252,12 +260,13 @@ Connector::~Connector() = default;
 std::shared_ptr<Socket> Connector::Connect(absl::string_view host,
                                            uint16_t port,
                                            ConnectOptions options) {
-  return impl_->Connect(host, port, std::move(options));
+  return impl_->Connect(host, port, std::move(options), /*run_here=*/false);
 }
 
 absl::StatusOr<std::shared_ptr<Socket>> Connector::ConnectAndWait(
     absl::string_view host, uint16_t port, ConnectOptions options) {
-  std::shared_ptr<Socket> socket = Connect(host, port, std::move(options));
+  std::shared_ptr<Socket> socket =
+      impl_->Connect(host, port, std::move(options), /*run_here=*/true);
   while (!socket->Wait(absl::InfiniteDuration())) {
   }
   if (!socket->error().ok()) return socket->error();

@@ -54,15 +54,17 @@ class CondVar {
   CondVar(const CondVar&) = delete;
   CondVar& operator=(const CondVar&) = delete;
 
-  // REQUIRES: mu is held. May wake spuriously.
-  void Wait() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // REQUIRES: mu is held (not checked by the analysis: it cannot relate
+  // mu_ to the caller's lock, as in leveldb's port::CondVar). May wake
+  // spuriously.
+  void Wait() {
     std::unique_lock<std::mutex> lock(mu_->mu_, std::adopt_lock);
     cv_.wait(lock);
     lock.release();
   }
   // REQUIRES: mu is held. Returns false when `deadline` passed. May wake
   // spuriously.
-  bool WaitUntil(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  bool WaitUntil(absl::Time deadline) {
     if (deadline == absl::InfiniteFuture()) {
       Wait();
       return true;

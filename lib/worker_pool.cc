@@ -52,7 +52,7 @@ absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many queued connects (max_queued ", options_.max_queued, ")"));
   }
-  task->release();
+  Push(task->release());
   return absl::OkStatus();
 }
 
@@ -95,14 +95,69 @@ void WorkerPool::WorkerLoop() {
 
 Task* WorkerPool::Pop() {
   Task* task;
-  const absl::Time end = absl::Now() + kIdleSpin;
-  for (int i = 0;; ++i) {
-    if (queue_.try_pop(task)) return task;
-    if ((i & 15) == 15 && absl::Now() >= end) break;
-    CpuRelax();
+  // seq_cst on spinning_ and the fences: a Dekker hand-shake with Push().
+  // Either Push() sees this worker spinning, or this worker, having stopped,
+  // sees the pushed task (in Park()'s re-check).
+  if (spinning_.fetch_add(1, std::memory_order_seq_cst) == 0) {
+    const absl::Time end = absl::Now() + kIdleSpin;
+    for (int i = 0;; ++i) {
+      if (queue_.try_pop(task)) {
+        spinning_.fetch_sub(1, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // A task pushed while we spun found no one to wake: pass it on.
+        if (!queue_.empty()) WakeOne();
+        return task;
+      }
+      if ((i & 15) == 15 && absl::Now() >= end) break;
+      CpuRelax();
+    }
   }
-  queue_.pop(task);
-  return task;
+  spinning_.fetch_sub(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return Park();
+}
+
+Task* WorkerPool::Park() {
+  Parker parker;
+  Task* task;
+  for (;;) {
+    {
+      MutexLock lock(&park_mu_);
+      if (queue_.try_pop(task)) return task;  // Re-check under the lock.
+      parked_.push_back(&parker);
+    }
+    parker.Wait();
+    if (queue_.try_pop(task)) return task;
+  }
+}
+
+void WorkerPool::Push(Task* task) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // relaxed after the fence: see Pop().
+  if (spinning_.load(std::memory_order_relaxed) == 0) WakeOne();
+}
+
+void WorkerPool::WakeOne() {
+  Parker* p;
+  {
+    MutexLock lock(&park_mu_);
+    if (parked_.empty()) return;
+    p = parked_.back();  // LIFO: the most recently active worker is warmest.
+    parked_.pop_back();
+  }
+  p->Wake();
+}
+
+void WorkerPool::Parker::Wait() {
+  MutexLock lock(&mu_);
+  while (!woken_) cv_.Wait();
+  woken_ = false;
+}
+
+void WorkerPool::Parker::Wake() {
+  MutexLock lock(&mu_);
+  woken_ = true;
+  cv_.Signal();  // Under mu_: the Parker lives until Wait() re-takes it.
 }
 
 void WorkerPool::RetireIdle(int n) {
@@ -113,6 +168,7 @@ void WorkerPool::RetireIdle(int n) {
     } while (!balance_.compare_exchange_weak(b, b - 1,
                                              std::memory_order_acq_rel));
     if (b <= 0 || !queue_.try_push(nullptr)) break;
+    Push(nullptr);
   }
   JoinExited();
 }
@@ -148,7 +204,10 @@ void WorkerPool::Shutdown() {
   // One signal per live worker; a blocking push, since workers keep
   // draining. A worker moving from running_ to exited_ meanwhile just leaves
   // one signal unused.
-  for (size_t i = 0; i < live; ++i) queue_.push(nullptr);
+  for (size_t i = 0; i < live; ++i) {
+    queue_.push(nullptr);
+    WakeOne();  // Every parked worker must see its signal.
+  }
   for (pthread_t t : threads) pthread_join(t, nullptr);
   {
     MutexLock lock(&mu_);

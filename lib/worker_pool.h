@@ -4,8 +4,12 @@
 // Why threads and not TBB tasks: every job blocks in getaddrinfo() or
 // connect() for up to minutes; oneTBB's own guide says blocking work belongs
 // on full-blown threads (docs/design.md has the reasoning). Jobs travel
-// through a tbb::concurrent_bounded_queue; workers pop with a short spin,
-// then a blocking pop.
+// through a tbb::concurrent_bounded_queue. An idle worker polls it for a
+// short while (one worker at a time), then parks on its own condition
+// variable in a LIFO stack; Submit() wakes a parked worker only when no
+// worker is polling. (tbb's blocking pop() hands each item to the oldest
+// blocked popper, so a polling worker could never take it and every
+// hand-off would cost a futex wake-up: see docs/design.md.)
 //
 // Elasticity, with one atomic counter: balance_ = idle workers - queued
 // tasks. Submit() decrements it; a result <= 0 means no idle worker is left
@@ -83,7 +87,23 @@ class WorkerPool {
  private:
   bool StartWorker();
   void WorkerLoop();
+  // Sleeps on a condition variable until WakeOne() picks it.
+  class Parker {
+   public:
+    void Wait();
+    void Wake();
+
+   private:
+    Mutex mu_;
+    CondVar cv_{&mu_};
+    bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  };
+
   Task* Pop();
+  Task* Park();
+  // After an item is queued: wakes a parked worker unless one is polling.
+  void Push(Task* task);
+  void WakeOne();
   void JoinExited();
 
   const Options options_;
@@ -94,6 +114,12 @@ class WorkerPool {
   // Live workers; CAS-incremented before a start so max_workers holds.
   std::atomic<int> live_{0};
   std::atomic<bool> stopping_{false};  // written once by Shutdown()
+  // Idle workers polling the queue; at most one spins, the rest block, so
+  // spinning never takes a core from the connects (Go's spinning-M limit).
+  std::atomic<int> spinning_{0};
+
+  Mutex park_mu_;
+  std::vector<Parker*> parked_ ABSL_GUARDED_BY(park_mu_);  // idle, asleep
 
   Mutex mu_;
   std::vector<pthread_t> running_ ABSL_GUARDED_BY(mu_);

@@ -119,7 +119,10 @@ class Connector {
                                   ConnectOptions options = {});
 
   // Connect(), then Wait(). Returns the socket when it connected, otherwise
-  // its error().
+  // its error(). When the host is numeric (and the resolver the default), the
+  // connect runs on the calling thread, which blocks anyway: no hand-off to a
+  // worker, and on_complete runs on this thread before the call returns.
+  // Timeouts, Close() from another thread and ~Connector still interrupt it.
   absl::StatusOr<std::shared_ptr<Socket>> ConnectAndWait(
       absl::string_view host, uint16_t port, ConnectOptions options = {});
 

@@ -71,6 +71,17 @@ class Channel {
   // mode (in non-blocking mode it returns kUnavailable as soon as the
   // channel is full, without saying how much was written).
   [[nodiscard]] absl::Status WriteAll(absl::Span<const char> data);
+  // WriteAll("text") writes the characters of a string literal without its
+  // terminating NUL (a Span made from the array would include it). A
+  // non-const char array is written whole.
+  template <size_t N>
+  [[nodiscard]] absl::Status WriteAll(const char (&literal)[N]) {
+    return WriteAll(absl::Span<const char>(literal, N > 0 ? N - 1 : 0));
+  }
+  template <size_t N>
+  [[nodiscard]] absl::Status WriteAll(char (&buffer)[N]) {
+    return WriteAll(absl::Span<const char>(buffer, N));
+  }
 
   // Reads until end of stream and returns everything read. Returns
   // kResourceExhausted once more than `max_bytes` arrive (the excess is not

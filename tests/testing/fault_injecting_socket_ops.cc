@@ -1,0 +1,645 @@
+#include "tests/testing/fault_injecting_socket_ops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace tether {
+namespace testing {
+namespace {
+
+using Kind = Action::Kind;
+
+std::atomic<int64_t> g_total_faults{0};
+
+int Index(Call call) { return static_cast<int>(call); }
+
+// One getaddrinfo() entry and the storage its address points to.
+struct AnswerNode {
+  addrinfo ai;
+  sockaddr_storage storage;
+};
+
+}  // namespace
+
+const char* CallName(Call call) {
+  static const char* const kNames[] = {
+      "socket",     "bind",        "connect",     "poll",
+      "getsockopt", "setsockopt",  "getsockname", "getpeername",
+      "shutdown",   "close",       "recv",        "send",
+      "read",       "write",       "getaddrinfo", "freeaddrinfo",
+      "pthread_create"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == Index(Call::kCount),
+                "one name per call");
+  return call == Call::kCount ? "?" : kNames[Index(call)];
+}
+
+SocketAddress CallInfo::address() const {
+  absl::StatusOr<SocketAddress> a = SocketAddress::FromSockaddr(addr, addr_len);
+  return a.ok() ? *a : SocketAddress();
+}
+
+Action Action::Fail(int err) {
+  Action a;
+  a.kind = Kind::kFail;
+  a.err = err;
+  return a;
+}
+
+Action Action::FailGai(int gai, int err) {
+  Action a;
+  a.kind = Kind::kFail;
+  a.gai = gai;
+  a.err = err;
+  return a;
+}
+
+Action Action::RealThenFail(int err) {
+  Action a;
+  a.kind = Kind::kRealThenFail;
+  a.err = err;
+  return a;
+}
+
+Action Action::InterruptConnect() {
+  Action a;
+  a.kind = Kind::kInterruptConnect;
+  return a;
+}
+
+Action Action::Short(size_t max_len) {
+  Action a;
+  a.kind = Kind::kShort;
+  a.max_len = max_len;
+  return a;
+}
+
+Action Action::Answer(std::vector<SocketAddress> addresses, bool honor_hints) {
+  Action a;
+  a.kind = Kind::kAnswer;
+  a.answer = std::move(addresses);
+  a.honor_hints = honor_hints;
+  return a;
+}
+
+Action Action::Delay(absl::Duration d, Action then) {
+  then.delay = d;
+  return then;
+}
+
+FaultInjectingSocketOps::FaultInjectingSocketOps(internal::SocketOps* target)
+    : SocketOpsWrapper(target != nullptr ? target
+                                         : internal::SocketOps::Default()) {}
+
+FaultInjectingSocketOps::~FaultInjectingSocketOps() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (addrinfo* list : our_lists_) {
+    for (addrinfo* ai = list; ai != nullptr;) {
+      addrinfo* next = ai->ai_next;
+      delete reinterpret_cast<AnswerNode*>(ai);
+      ai = next;
+    }
+  }
+}
+
+void FaultInjectingSocketOps::SetBefore(Call call, BeforeFilter filter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (filter) {
+    before_[call] = std::move(filter);
+  } else {
+    before_.erase(call);
+  }
+}
+
+void FaultInjectingSocketOps::SetAfter(Call call, AfterFilter filter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (filter) {
+    after_[call] = std::move(filter);
+  } else {
+    after_.erase(call);
+  }
+}
+
+void FaultInjectingSocketOps::FailNth(Call call, int64_t n, int err) {
+  SetBefore(call, [n, err](const CallInfo& c) {
+    return c.seq == n ? Action::Fail(err) : Action::Pass();
+  });
+}
+
+void FaultInjectingSocketOps::FailAll(Call call, int err) {
+  SetBefore(call, [err](const CallInfo&) { return Action::Fail(err); });
+}
+
+void FaultInjectingSocketOps::ClearFilters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  before_.clear();
+  after_.clear();
+}
+
+int64_t FaultInjectingSocketOps::calls(Call call) const {
+  return calls_[Index(call)].load();
+}
+
+int64_t FaultInjectingSocketOps::faults_injected() const {
+  return faults_.load();
+}
+
+int64_t FaultInjectingSocketOps::TotalFaultsInjected() {
+  return g_total_faults.load();
+}
+
+int64_t FaultInjectingSocketOps::sockets_opened() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return opened_;
+}
+
+int64_t FaultInjectingSocketOps::sockets_closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_;
+}
+
+int64_t FaultInjectingSocketOps::stray_closes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stray_;
+}
+
+std::vector<int> FaultInjectingSocketOps::open_sockets() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int> out;
+  for (const auto& entry : open_) out.push_back(entry.first);
+  return out;
+}
+
+std::vector<int> FaultInjectingSocketOps::close_calls_per_socket() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return close_calls_;
+}
+
+// ---------------------------------------------------------------------------
+// The filter machinery.
+
+Action FaultInjectingSocketOps::Before(CallInfo* info) {
+  info->seq = calls_[Index(info->call)].fetch_add(1);
+  BeforeFilter filter;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = before_.find(info->call);
+    if (it != before_.end()) filter = it->second;
+  }
+  Action action = filter ? filter(*info) : Action::Pass();
+  if (action.delay > absl::ZeroDuration()) absl::SleepFor(action.delay);
+  if (action.injects() || action.delay > absl::ZeroDuration()) {
+    faults_.fetch_add(1);
+    g_total_faults.fetch_add(1);
+  }
+  return action;
+}
+
+int64_t FaultInjectingSocketOps::After(const CallInfo& info, int64_t ret) {
+  CallResult result;
+  result.ret = ret;
+  result.err = ret < 0 ? errno : 0;
+  AfterFilter filter;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = after_.find(info.call);
+    if (it != after_.end()) filter = it->second;
+  }
+  if (filter) filter(info, &result);
+  errno = result.err;
+  return result.ret;
+}
+
+int64_t FaultInjectingSocketOps::Run(CallInfo info,
+                                     const std::function<int64_t()>& real) {
+  Action action = Before(&info);
+  int64_t ret;
+  switch (action.kind) {
+    case Kind::kFail:
+      ret = -1;
+      errno = action.err;
+      break;
+    case Kind::kRealThenFail:
+      real();
+      ret = -1;
+      errno = action.err;
+      break;
+    default:
+      errno = 0;
+      ret = real();
+      break;
+  }
+  return After(info, ret);
+}
+
+void FaultInjectingSocketOps::NoteOpened(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (open_.count(fd) != 0) ++stray_;  // closed behind the seam's back
+  open_[fd] = close_calls_.size();
+  close_calls_.push_back(0);
+  ++opened_;
+}
+
+void FaultInjectingSocketOps::NoteClosed(int fd) {
+  // Called before the real close(): once the number is released another
+  // thread's socket() may get it at once.
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = open_.find(fd);
+  if (it == open_.end()) {
+    ++stray_;
+    return;
+  }
+  ++close_calls_[it->second];
+  ++closed_;
+  open_.erase(it);
+}
+
+// ---------------------------------------------------------------------------
+// The calls.
+
+int FaultInjectingSocketOps::Socket(int domain, int type, int protocol) {
+  CallInfo info;
+  info.call = Call::kSocket;
+  info.domain = domain;
+  Action action = Before(&info);
+  int64_t ret;
+  if (action.kind == Kind::kFail || action.kind == Kind::kRealThenFail) {
+    ret = -1;
+    errno = action.err;
+  } else {
+    errno = 0;
+    ret = target()->Socket(domain, type, protocol);
+    if (ret >= 0) NoteOpened(static_cast<int>(ret));
+  }
+  return static_cast<int>(After(info, ret));
+}
+
+int FaultInjectingSocketOps::Bind(int fd, const sockaddr* addr,
+                                  socklen_t len) {
+  CallInfo info;
+  info.call = Call::kBind;
+  info.fd = fd;
+  info.addr = addr;
+  info.addr_len = len;
+  info.domain = addr != nullptr ? addr->sa_family : AF_UNSPEC;
+  return static_cast<int>(
+      Run(info, [&] { return target()->Bind(fd, addr, len); }));
+}
+
+int FaultInjectingSocketOps::Interrupt(int fd, const sockaddr* addr,
+                                       socklen_t len) {
+  const int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  const int rc = target()->Connect(fd, addr, len);
+  const int err = errno;
+  fcntl(fd, F_SETFL, flags);  // blocking again, as the caller left it
+  if (rc == 0 || err == EINPROGRESS) {
+    errno = EINTR;  // the connect goes on (or is done) in the background
+    return -1;
+  }
+  errno = err;  // failed synchronously: a blocking connect() would too
+  return -1;
+}
+
+int FaultInjectingSocketOps::Connect(int fd, const sockaddr* addr,
+                                     socklen_t len) {
+  CallInfo info;
+  info.call = Call::kConnect;
+  info.fd = fd;
+  info.addr = addr;
+  info.addr_len = len;
+  info.domain = addr != nullptr ? addr->sa_family : AF_UNSPEC;
+  Action action = Before(&info);
+  int64_t ret;
+  switch (action.kind) {
+    case Kind::kFail:
+      ret = -1;
+      errno = action.err;
+      break;
+    case Kind::kRealThenFail:
+      target()->Connect(fd, addr, len);
+      ret = -1;
+      errno = action.err;
+      break;
+    case Kind::kInterruptConnect:
+      ret = Interrupt(fd, addr, len);
+      break;
+    default:
+      errno = 0;
+      ret = target()->Connect(fd, addr, len);
+      break;
+  }
+  return static_cast<int>(After(info, ret));
+}
+
+int FaultInjectingSocketOps::Poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
+  CallInfo info;
+  info.call = Call::kPoll;
+  info.fd = nfds > 0 ? fds[0].fd : -1;
+  return static_cast<int>(
+      Run(info, [&] { return target()->Poll(fds, nfds, timeout_ms); }));
+}
+
+int FaultInjectingSocketOps::GetSockOpt(int fd, int level, int name,
+                                        void* value, socklen_t* len) {
+  CallInfo info;
+  info.call = Call::kGetSockOpt;
+  info.fd = fd;
+  info.level = level;
+  info.option = name;
+  return static_cast<int>(Run(
+      info, [&] { return target()->GetSockOpt(fd, level, name, value, len); }));
+}
+
+int FaultInjectingSocketOps::SetSockOpt(int fd, int level, int name,
+                                        const void* value, socklen_t len) {
+  CallInfo info;
+  info.call = Call::kSetSockOpt;
+  info.fd = fd;
+  info.level = level;
+  info.option = name;
+  return static_cast<int>(Run(
+      info, [&] { return target()->SetSockOpt(fd, level, name, value, len); }));
+}
+
+int FaultInjectingSocketOps::GetSockName(int fd, sockaddr* addr,
+                                         socklen_t* len) {
+  CallInfo info;
+  info.call = Call::kGetSockName;
+  info.fd = fd;
+  return static_cast<int>(
+      Run(info, [&] { return target()->GetSockName(fd, addr, len); }));
+}
+
+int FaultInjectingSocketOps::GetPeerName(int fd, sockaddr* addr,
+                                         socklen_t* len) {
+  CallInfo info;
+  info.call = Call::kGetPeerName;
+  info.fd = fd;
+  return static_cast<int>(
+      Run(info, [&] { return target()->GetPeerName(fd, addr, len); }));
+}
+
+int FaultInjectingSocketOps::Shutdown(int fd, int how) {
+  CallInfo info;
+  info.call = Call::kShutdown;
+  info.fd = fd;
+  return static_cast<int>(
+      Run(info, [&] { return target()->Shutdown(fd, how); }));
+}
+
+int FaultInjectingSocketOps::Close(int fd) {
+  CallInfo info;
+  info.call = Call::kClose;
+  info.fd = fd;
+  Action action = Before(&info);
+  int64_t ret;
+  if (action.kind == Kind::kFail) {  // the descriptor stays open
+    ret = -1;
+    errno = action.err;
+  } else {
+    NoteClosed(fd);
+    errno = 0;
+    ret = target()->Close(fd);
+    if (action.kind == Kind::kRealThenFail) {
+      ret = -1;
+      errno = action.err;
+    }
+  }
+  return static_cast<int>(After(info, ret));
+}
+
+ssize_t FaultInjectingSocketOps::Recv(int fd, void* buf, size_t len,
+                                      int flags) {
+  CallInfo info;
+  info.call = Call::kRecv;
+  info.fd = fd;
+  info.len = len;
+  Action action = Before(&info);
+  if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
+  int64_t ret;
+  if (action.kind == Kind::kFail) {
+    ret = -1;
+    errno = action.err;
+  } else {
+    errno = 0;
+    ret = target()->Recv(fd, buf, len, flags);
+  }
+  return After(info, ret);
+}
+
+ssize_t FaultInjectingSocketOps::Send(int fd, const void* buf, size_t len,
+                                      int flags) {
+  CallInfo info;
+  info.call = Call::kSend;
+  info.fd = fd;
+  info.len = len;
+  Action action = Before(&info);
+  if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
+  int64_t ret;
+  if (action.kind == Kind::kFail) {
+    ret = -1;
+    errno = action.err;
+  } else {
+    errno = 0;
+    ret = target()->Send(fd, buf, len, flags);
+  }
+  return After(info, ret);
+}
+
+ssize_t FaultInjectingSocketOps::Read(int fd, void* buf, size_t len) {
+  CallInfo info;
+  info.call = Call::kRead;
+  info.fd = fd;
+  info.len = len;
+  Action action = Before(&info);
+  if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
+  int64_t ret;
+  if (action.kind == Kind::kFail) {
+    ret = -1;
+    errno = action.err;
+  } else {
+    errno = 0;
+    ret = target()->Read(fd, buf, len);
+  }
+  return After(info, ret);
+}
+
+ssize_t FaultInjectingSocketOps::Write(int fd, const void* buf, size_t len) {
+  CallInfo info;
+  info.call = Call::kWrite;
+  info.fd = fd;
+  info.len = len;
+  Action action = Before(&info);
+  if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
+  int64_t ret;
+  if (action.kind == Kind::kFail) {
+    ret = -1;
+    errno = action.err;
+  } else {
+    errno = 0;
+    ret = target()->Write(fd, buf, len);
+  }
+  return After(info, ret);
+}
+
+addrinfo* FaultInjectingSocketOps::MakeList(const Action& action,
+                                            const addrinfo* hints) {
+  const int want = hints != nullptr ? hints->ai_family : AF_UNSPEC;
+  std::vector<AnswerNode*> nodes;
+  for (const SocketAddress& a : action.answer) {
+    if (action.honor_hints && want != AF_UNSPEC && a.family() != want) continue;
+    auto* n = new AnswerNode();
+    memcpy(&n->storage, a.data(), a.size());
+    n->ai.ai_family = a.family();
+    n->ai.ai_addrlen = a.size();
+    nodes.push_back(n);
+  }
+  for (const auto& raw : action.raw_entries) {
+    auto* n = new AnswerNode();
+    n->storage.ss_family = static_cast<sa_family_t>(raw.first);
+    n->ai.ai_family = raw.first;
+    n->ai.ai_addrlen = std::min<socklen_t>(raw.second, sizeof(n->storage));
+    nodes.push_back(n);
+  }
+  if (nodes.empty()) return nullptr;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    AnswerNode* n = nodes[i];
+    n->ai.ai_socktype = SOCK_STREAM;
+    n->ai.ai_protocol = IPPROTO_TCP;
+    n->ai.ai_addr = reinterpret_cast<sockaddr*>(&n->storage);
+    n->ai.ai_next = i + 1 < nodes.size() ? &nodes[i + 1]->ai : nullptr;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  our_lists_.insert(&nodes[0]->ai);
+  return &nodes[0]->ai;
+}
+
+int FaultInjectingSocketOps::GetAddrInfo(const char* node, const char* service,
+                                         const addrinfo* hints,
+                                         addrinfo** result) {
+  CallInfo info;
+  info.call = Call::kGetAddrInfo;
+  info.node = node;
+  info.hints_family = hints != nullptr ? hints->ai_family : AF_UNSPEC;
+  Action action = Before(&info);
+  int64_t ret;
+  int err = 0;
+  if (action.kind == Kind::kFail) {
+    *result = nullptr;
+    ret = action.gai != 0 ? action.gai : EAI_FAIL;
+    err = action.err;
+  } else if (action.kind == Kind::kAnswer) {
+    *result = MakeList(action, hints);
+    ret = 0;
+  } else {
+    errno = 0;
+    ret = target()->GetAddrInfo(node, service, hints, result);
+    err = errno;
+  }
+  // Not through After(): getaddrinfo() returns a code, not -1.
+  CallResult r;
+  r.ret = ret;
+  r.err = err;
+  AfterFilter filter;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = after_.find(Call::kGetAddrInfo);
+    if (it != after_.end()) filter = it->second;
+  }
+  if (filter) filter(info, &r);
+  errno = r.err;
+  return static_cast<int>(r.ret);
+}
+
+void FaultInjectingSocketOps::FreeAddrInfo(addrinfo* result) {
+  calls_[Index(Call::kFreeAddrInfo)].fetch_add(1);
+  if (result == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = our_lists_.find(result);
+    if (it != our_lists_.end()) {
+      our_lists_.erase(it);
+      for (addrinfo* ai = result; ai != nullptr;) {
+        addrinfo* next = ai->ai_next;
+        delete reinterpret_cast<AnswerNode*>(ai);
+        ai = next;
+      }
+      return;
+    }
+  }
+  target()->FreeAddrInfo(result);
+}
+
+int FaultInjectingSocketOps::StartThread(pthread_t* thread,
+                                         const pthread_attr_t* attr,
+                                         void* (*start)(void*), void* arg) {
+  CallInfo info;
+  info.call = Call::kStartThread;
+  Action action = Before(&info);
+  if (action.kind == Kind::kFail) return action.err != 0 ? action.err : EAGAIN;
+  return target()->StartThread(thread, attr, start, arg);
+}
+
+// ---------------------------------------------------------------------------
+
+MockSocketOps::MockSocketOps(internal::SocketOps* target)
+    : target_(target != nullptr ? target : internal::SocketOps::Default()) {
+  ForwardToDefaultImpl();
+}
+
+void MockSocketOps::ForwardToDefaultImpl() {
+  using ::testing::Invoke;
+  using internal::SocketOps;
+  ON_CALL(*this, Socket).WillByDefault(Invoke(target_, &SocketOps::Socket));
+  ON_CALL(*this, Bind).WillByDefault(Invoke(target_, &SocketOps::Bind));
+  ON_CALL(*this, Connect).WillByDefault(Invoke(target_, &SocketOps::Connect));
+  ON_CALL(*this, Poll).WillByDefault(Invoke(target_, &SocketOps::Poll));
+  ON_CALL(*this, GetSockOpt)
+      .WillByDefault(Invoke(target_, &SocketOps::GetSockOpt));
+  ON_CALL(*this, SetSockOpt)
+      .WillByDefault(Invoke(target_, &SocketOps::SetSockOpt));
+  ON_CALL(*this, GetSockName)
+      .WillByDefault(Invoke(target_, &SocketOps::GetSockName));
+  ON_CALL(*this, GetPeerName)
+      .WillByDefault(Invoke(target_, &SocketOps::GetPeerName));
+  ON_CALL(*this, Shutdown).WillByDefault(Invoke(target_, &SocketOps::Shutdown));
+  ON_CALL(*this, Close).WillByDefault(Invoke(target_, &SocketOps::Close));
+  ON_CALL(*this, Recv).WillByDefault(Invoke(target_, &SocketOps::Recv));
+  ON_CALL(*this, Send).WillByDefault(Invoke(target_, &SocketOps::Send));
+  ON_CALL(*this, Read).WillByDefault(Invoke(target_, &SocketOps::Read));
+  ON_CALL(*this, Write).WillByDefault(Invoke(target_, &SocketOps::Write));
+  ON_CALL(*this, GetAddrInfo)
+      .WillByDefault(Invoke(target_, &SocketOps::GetAddrInfo));
+  ON_CALL(*this, FreeAddrInfo)
+      .WillByDefault(Invoke(target_, &SocketOps::FreeAddrInfo));
+  ON_CALL(*this, StartThread)
+      .WillByDefault(Invoke(target_, &SocketOps::StartThread));
+}
+
+std::vector<int> OpenFds() {
+  std::vector<int> fds;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return fds;
+  const int own = dirfd(d);
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const int fd = atoi(e->d_name);
+    if (fd != own) fds.push_back(fd);
+  }
+  closedir(d);
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+}  // namespace testing
+}  // namespace tether

@@ -1,0 +1,276 @@
+// tests/testing/fault_injecting_socket_ops.h: breaking the OS on purpose.
+//
+// FaultInjectingSocketOps sits in front of another SocketOps (normally the
+// real one) and is modelled on Go's net/internal/socktest.Switch:
+//
+//   * a before-filter per call type decides, before the real call, whether
+//     to let it through, fail it with an errno (or a getaddrinfo EAI_ code),
+//     delay it, cap its length (short reads and writes), answer a
+//     getaddrinfo() with a made-up list, or run the real call and then
+//     report a failure anyway (close() returning EINTR after the descriptor
+//     is gone, as Linux does);
+//   * an optional after-filter per call type sees (and may rewrite) the
+//     result;
+//   * open/close counters for every socket made through the seam, so each
+//     test can assert "nothing leaked" and "closed exactly once".
+//
+// A special fault, InterruptConnect(), reproduces what Linux does when a
+// blocking connect() is interrupted by a signal: the connect goes on in the
+// background and the call returns -1/EINTR. It starts the real connect
+// non-blocking, restores the blocking flag, and returns EINTR; the caller
+// must finish with poll(POLLOUT) + SO_ERROR and must never call connect()
+// again.
+//
+//   FaultInjectingSocketOps ops;
+//   ops.SetBefore(Call::kSocket, [](const CallInfo& c) {
+//     return c.domain == AF_INET6 ? Action::Fail(EAFNOSUPPORT) : Action::Pass();
+//   });
+//   ConnectorOptions o;
+//   o.socket_ops = &ops;
+//
+// MockSocketOps is a gMock mock whose every method forwards to a target
+// (the real OS by default), so a test sets an expectation on one call only
+// (folly's MockDispatcher::forwardToDefaultImpl).
+//
+// Thread safety: safe for concurrent calls; filters run on the calling
+// (library) thread without any lock held, so they must be thread-safe.
+
+#ifndef TETHER_TESTS_TESTING_FAULT_INJECTING_SOCKET_OPS_H_
+#define TETHER_TESTS_TESTING_FAULT_INJECTING_SOCKET_OPS_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "lib/socket_ops.h"
+#include "tether/address.h"
+
+namespace tether {
+namespace testing {
+
+// Every call type of the seam.
+enum class Call {
+  kSocket,
+  kBind,
+  kConnect,
+  kPoll,
+  kGetSockOpt,
+  kSetSockOpt,
+  kGetSockName,
+  kGetPeerName,
+  kShutdown,
+  kClose,
+  kRecv,
+  kSend,
+  kRead,
+  kWrite,
+  kGetAddrInfo,
+  kFreeAddrInfo,
+  kStartThread,
+  kCount,  // not a call
+};
+
+const char* CallName(Call call);
+
+// What a filter sees of one call.
+struct CallInfo {
+  Call call = Call::kCount;
+  int64_t seq = 0;          // 0-based index among calls of this type
+  int fd = -1;              // the descriptor, if the call has one
+  int domain = AF_UNSPEC;   // socket(): domain; bind/connect: address family
+  const sockaddr* addr = nullptr;  // bind/connect
+  socklen_t addr_len = 0;
+  int level = 0;            // getsockopt/setsockopt
+  int option = 0;
+  size_t len = 0;           // recv/send/read/write: bytes asked for
+  const char* node = nullptr;      // getaddrinfo
+  int hints_family = AF_UNSPEC;    // getaddrinfo
+
+  // bind/connect: the address (empty if not IPv4/IPv6).
+  SocketAddress address() const;
+};
+
+// What a before-filter decides. Combine a delay with any other action.
+struct Action {
+  enum class Kind {
+    kPass,              // make the real call
+    kFail,              // return -1 with `err` (getaddrinfo: `gai`, errno `err`;
+                        // StartThread: return `err`) without the real call
+    kRealThenFail,      // make the real call, then report -1/`err` anyway
+    kInterruptConnect,  // connect(): start it in the background, -1/EINTR
+    kShort,             // recv/send/read/write: at most `max_len` bytes
+    kAnswer,            // getaddrinfo: return `answer` as the list
+  };
+  Kind kind = Kind::kPass;
+  int err = 0;
+  int gai = 0;
+  size_t max_len = 0;
+  absl::Duration delay = absl::ZeroDuration();  // slept before acting
+  // kAnswer: the list to return, and whether to drop the entries the hints'
+  // family excludes (as a real getaddrinfo() does).
+  std::vector<SocketAddress> answer;
+  bool honor_hints = true;
+  // kAnswer: extra raw entries appended as they are (hostile answers:
+  // wrong length, unknown family). Each is (family, addrlen).
+  std::vector<std::pair<int, socklen_t>> raw_entries;
+
+  static Action Pass() { return Action(); }
+  static Action Fail(int err);
+  static Action FailGai(int gai, int err = 0);
+  static Action RealThenFail(int err);
+  static Action InterruptConnect();
+  static Action Short(size_t max_len);
+  static Action Answer(std::vector<SocketAddress> addresses,
+                       bool honor_hints = true);
+  static Action Delay(absl::Duration d, Action then = Action());
+
+  bool injects() const { return kind != Kind::kPass; }
+};
+
+// The result of a call as the after-filter sees it; it may change both.
+struct CallResult {
+  int64_t ret = 0;  // the return value (fd, count, 0/-1, EAI code, errno)
+  int err = 0;      // errno after the call (0 when it succeeded)
+};
+
+using BeforeFilter = std::function<Action(const CallInfo&)>;
+using AfterFilter = std::function<void(const CallInfo&, CallResult*)>;
+
+class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
+ public:
+  // `target` null: the real OS.
+  explicit FaultInjectingSocketOps(internal::SocketOps* target = nullptr);
+  ~FaultInjectingSocketOps() override;
+
+  // Installs (or, with an empty function, removes) the filter for `call`.
+  void SetBefore(Call call, BeforeFilter filter);
+  void SetAfter(Call call, AfterFilter filter);
+  // Shorthands: fail the `n`-th call of `call` (0-based) / every call.
+  void FailNth(Call call, int64_t n, int err);
+  void FailAll(Call call, int err);
+  void ClearFilters();
+
+  // Calls made of `call` (whether or not a fault was injected).
+  int64_t calls(Call call) const;
+  // Faults injected so far: actions other than Pass, and delays.
+  int64_t faults_injected() const;
+  // Faults injected by every FaultInjectingSocketOps in this process.
+  static int64_t TotalFaultsInjected();
+
+  // Sockets: made by a successful socket() through the seam, released by a
+  // close() through the seam (one that reports EINTR counts: the descriptor
+  // is gone on Linux).
+  int64_t sockets_opened() const;
+  int64_t sockets_closed() const;
+  int64_t sockets_open() const { return sockets_opened() - sockets_closed(); }
+  // close() calls on a descriptor number no open seam socket had (a double
+  // close, or a close of something the seam did not make).
+  int64_t stray_closes() const;
+  // Descriptors of sockets made through the seam that are still open.
+  std::vector<int> open_sockets() const;
+  // close() calls per socket, in the order the sockets were made.
+  std::vector<int> close_calls_per_socket() const;
+
+  // internal::SocketOps
+  int Socket(int domain, int type, int protocol) override;
+  int Bind(int fd, const sockaddr* addr, socklen_t len) override;
+  int Connect(int fd, const sockaddr* addr, socklen_t len) override;
+  int Poll(pollfd* fds, nfds_t nfds, int timeout_ms) override;
+  int GetSockOpt(int fd, int level, int name, void* value,
+                 socklen_t* len) override;
+  int SetSockOpt(int fd, int level, int name, const void* value,
+                 socklen_t len) override;
+  int GetSockName(int fd, sockaddr* addr, socklen_t* len) override;
+  int GetPeerName(int fd, sockaddr* addr, socklen_t* len) override;
+  int Shutdown(int fd, int how) override;
+  int Close(int fd) override;
+  ssize_t Recv(int fd, void* buf, size_t len, int flags) override;
+  ssize_t Send(int fd, const void* buf, size_t len, int flags) override;
+  ssize_t Read(int fd, void* buf, size_t len) override;
+  ssize_t Write(int fd, const void* buf, size_t len) override;
+  int GetAddrInfo(const char* node, const char* service, const addrinfo* hints,
+                  addrinfo** result) override;
+  void FreeAddrInfo(addrinfo* result) override;
+  int StartThread(pthread_t* thread, const pthread_attr_t* attr,
+                  void* (*start)(void*), void* arg) override;
+
+ private:
+  // Numbers the call, runs the before-filter and sleeps its delay.
+  Action Before(CallInfo* info);
+  // Runs the after-filter; sets errno to the (possibly rewritten) error.
+  int64_t After(const CallInfo& info, int64_t ret);
+  // Runs the generic fail/real-then-fail logic around `real`.
+  int64_t Run(CallInfo info, const std::function<int64_t()>& real);
+  int Interrupt(int fd, const sockaddr* addr, socklen_t len);
+  addrinfo* MakeList(const Action& action, const addrinfo* hints);
+  void NoteOpened(int fd);
+  void NoteClosed(int fd);
+
+  std::atomic<int64_t> calls_[static_cast<int>(Call::kCount)] = {};
+  std::atomic<int64_t> faults_{0};
+
+  mutable std::mutex mu_;
+  std::map<Call, BeforeFilter> before_;
+  std::map<Call, AfterFilter> after_;
+  std::map<int, size_t> open_;      // fd -> index into close_calls_
+  std::vector<int> close_calls_;    // per socket made
+  int64_t opened_ = 0;
+  int64_t closed_ = 0;
+  int64_t stray_ = 0;
+  std::set<addrinfo*> our_lists_;   // made by kAnswer, freed by us
+};
+
+// A gMock SocketOps; every method forwards to `target` (the real OS when
+// null) until a test says otherwise.
+class MockSocketOps : public internal::SocketOps {
+ public:
+  explicit MockSocketOps(internal::SocketOps* target = nullptr);
+
+  MOCK_METHOD(int, Socket, (int, int, int), (override));
+  MOCK_METHOD(int, Bind, (int, const sockaddr*, socklen_t), (override));
+  MOCK_METHOD(int, Connect, (int, const sockaddr*, socklen_t), (override));
+  MOCK_METHOD(int, Poll, (pollfd*, nfds_t, int), (override));
+  MOCK_METHOD(int, GetSockOpt, (int, int, int, void*, socklen_t*),
+              (override));
+  MOCK_METHOD(int, SetSockOpt, (int, int, int, const void*, socklen_t),
+              (override));
+  MOCK_METHOD(int, GetSockName, (int, sockaddr*, socklen_t*), (override));
+  MOCK_METHOD(int, GetPeerName, (int, sockaddr*, socklen_t*), (override));
+  MOCK_METHOD(int, Shutdown, (int, int), (override));
+  MOCK_METHOD(int, Close, (int), (override));
+  MOCK_METHOD(ssize_t, Recv, (int, void*, size_t, int), (override));
+  MOCK_METHOD(ssize_t, Send, (int, const void*, size_t, int), (override));
+  MOCK_METHOD(ssize_t, Read, (int, void*, size_t), (override));
+  MOCK_METHOD(ssize_t, Write, (int, const void*, size_t), (override));
+  MOCK_METHOD(int, GetAddrInfo,
+              (const char*, const char*, const addrinfo*, addrinfo**),
+              (override));
+  MOCK_METHOD(void, FreeAddrInfo, (addrinfo*), (override));
+  MOCK_METHOD(int, StartThread,
+              (pthread_t*, const pthread_attr_t*, void* (*)(void*), void*),
+              (override));
+
+  internal::SocketOps* target() const { return target_; }
+
+ private:
+  // Makes every method forward to target_ by default.
+  void ForwardToDefaultImpl();
+
+  internal::SocketOps* const target_;
+};
+
+// Open descriptors of this process right now, by number (/proc/self/fd).
+std::vector<int> OpenFds();
+
+}  // namespace testing
+}  // namespace tether
+
+#endif  // TETHER_TESTS_TESTING_FAULT_INJECTING_SOCKET_OPS_H_

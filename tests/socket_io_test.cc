@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -171,11 +172,14 @@ TEST(SocketIoTest, CloseWakesABlockedReadWithCancelled) {
   Connector connector;
   std::shared_ptr<Socket> s = ConnectTo(connector, listener.port());
   absl::Status read_status;
+  std::atomic<pid_t> tid{0};
   std::thread reader([&] {
+    tid = gettid();
     char buf[16];
     read_status = s->Read(absl::MakeSpan(buf)).status();
   });
-  absl::SleepFor(absl::Milliseconds(20));  // Let it block (either way is fine).
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return tid != 0 && testing::ThreadIsSleeping(tid); }));
   ASSERT_TRUE(s->Close().ok());
   reader.join();
   EXPECT_EQ(read_status.code(), absl::StatusCode::kCancelled);

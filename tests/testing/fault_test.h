@@ -15,11 +15,14 @@
 #ifndef TETHER_TESTS_TESTING_FAULT_TEST_H_
 #define TETHER_TESTS_TESTING_FAULT_TEST_H_
 
+#include <string.h>
+
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -61,11 +64,12 @@ class FaultTest : public ::testing::Test {
     RecordProperty("sockets_closed", std::to_string(ops_.sockets_closed()));
   }
 
-  // A connector whose every system call goes through ops_. A null
-  // `resolver` resolves through ops_ too (getaddrinfo faults apply).
+  // A connector whose every system call goes through ops_ (unless
+  // `options` names another seam, e.g. a MockSocketOps over ops_). A null
+  // `resolver` resolves through that seam too (getaddrinfo faults apply).
   Connector& NewConnector(std::shared_ptr<Resolver> resolver = nullptr,
                           ConnectorOptions options = {}) {
-    options.socket_ops = &ops_;
+    if (options.socket_ops == nullptr) options.socket_ops = &ops_;
     options.resolver = std::move(resolver);
     connector_ = std::make_unique<Connector>(std::move(options));
     return *connector_;
@@ -76,6 +80,35 @@ class FaultTest : public ::testing::Test {
   std::vector<int> fds_before_;
   int threads_before_ = 0;
 };
+
+// Asserts that `s` is complete and failed with errno `err`: the status code
+// is absl::ErrnoToStatusCode(err), error_code() is `err`, the message holds
+// every string in `named` (addresses, the host) and strerror(err), and no
+// address is published.
+inline void ExpectFailedWith(const Socket& s, int err,
+                             const std::vector<std::string>& named) {
+  ASSERT_FALSE(s.connecting());
+  EXPECT_EQ(s.error().code(), absl::ErrnoToStatusCode(err)) << s.error();
+  EXPECT_EQ(s.error_code(), err) << s.error();
+  for (const std::string& n : named) {
+    EXPECT_NE(s.error().message().find(n), absl::string_view::npos)
+        << "\"" << n << "\" not in: " << s.error();
+  }
+  EXPECT_NE(s.error().message().find(strerror(err)), absl::string_view::npos)
+      << s.error();
+  EXPECT_FALSE(s.sockname().has_value());
+  EXPECT_FALSE(s.peername().has_value());
+  EXPECT_EQ(s.fd(), -1);
+}
+
+// Asserts attempt `a` is at `address` with `outcome` and errno `err`.
+inline void ExpectAttempt(const Attempt& a, const SocketAddress& address,
+                          Attempt::Outcome outcome, int err) {
+  EXPECT_EQ(a.address, address) << a.address.ToString();
+  EXPECT_EQ(static_cast<int>(a.outcome), static_cast<int>(outcome))
+      << a.address.ToString();
+  EXPECT_EQ(a.error_code, err) << a.address.ToString();
+}
 
 // ConnectOptions that try one address at a time, in order.
 inline ConnectOptions Serial() {

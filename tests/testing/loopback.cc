@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -163,6 +164,18 @@ bool HaveIPv6Loopback() {
 
 int CountOpenFds() { return CountDir("/proc/self/fd"); }
 int CountThreads() { return CountDir("/proc/self/task"); }
+
+bool ThreadIsSleeping(pid_t tid) {
+  std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  FILE* f = fopen(path.c_str(), "r");
+  if (f == nullptr) return false;
+  char buf[512];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char* paren = strrchr(buf, ')');  // the name may contain spaces
+  return paren != nullptr && paren[1] == ' ' && paren[2] == 'S';
+}
 
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
   const absl::Time end = absl::Now() + timeout;

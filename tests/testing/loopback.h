@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "absl/time/time.h"
 #include "tether/address.h"
 
@@ -85,6 +87,11 @@ bool HaveIPv6Loopback();
 // Open descriptors (/proc/self/fd) and threads (/proc/self/task) now.
 int CountOpenFds();
 int CountThreads();
+
+// Whether thread `tid` of this process is asleep (state S in its stat): a
+// test thread that has nothing else to block on is then inside a blocking
+// call.
+bool ThreadIsSleeping(pid_t tid);
 
 // Polls `condition` until it holds or `timeout` passes; returns its value.
 bool WaitFor(const std::function<bool()>& condition,

@@ -21,7 +21,7 @@ using Kind = Action::Kind;
 
 std::atomic<int64_t> g_total_faults{0};
 
-int Index(Call call) { return static_cast<int>(call); }
+constexpr int Index(Call call) { return static_cast<int>(call); }
 
 // One getaddrinfo() entry and the storage its address points to.
 struct AnswerNode {
@@ -90,6 +90,8 @@ Action Action::Answer(std::vector<SocketAddress> addresses, bool honor_hints) {
   a.honor_hints = honor_hints;
   return a;
 }
+
+Action Action::Delay(absl::Duration d) { return Delay(d, Action()); }
 
 Action Action::Delay(absl::Duration d, Action then) {
   then.delay = d;

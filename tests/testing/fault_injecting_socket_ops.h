@@ -130,7 +130,8 @@ struct Action {
   static Action Short(size_t max_len);
   static Action Answer(std::vector<SocketAddress> addresses,
                        bool honor_hints = true);
-  static Action Delay(absl::Duration d, Action then = Action());
+  static Action Delay(absl::Duration d);  // then Pass
+  static Action Delay(absl::Duration d, Action then);
 
   bool injects() const { return kind != Kind::kPass; }
 };

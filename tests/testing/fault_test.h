@@ -6,8 +6,9 @@
 //   * every socket made through the seam was closed, exactly once, and no
 //     close() hit a number the seam did not hand out (no double close);
 //   * /proc/self/fd and /proc/self/task are back to their counts at SetUp;
-// and records the number of faults injected as the test property
-// "faults_injected" (in the test's XML report).
+// and records the number of faults injected, and the leak counts, as test
+// properties ("faults_injected", "sockets_leaked", "fds_leaked",
+// "threads_leaked") in the test's XML report.
 //
 // Declare sockets and servers inside the test body (or reset them) so they
 // are gone before TearDown().
@@ -62,6 +63,11 @@ class FaultTest : public ::testing::Test {
                    std::to_string(ops_.faults_injected()));
     RecordProperty("sockets_opened", std::to_string(ops_.sockets_opened()));
     RecordProperty("sockets_closed", std::to_string(ops_.sockets_closed()));
+    RecordProperty("sockets_leaked", std::to_string(ops_.sockets_open()));
+    RecordProperty("fds_leaked", std::to_string(static_cast<int>(
+                                     OpenFds().size() - fds_before_.size())));
+    RecordProperty("threads_leaked",
+                   std::to_string(CountThreads() - threads_before_));
   }
 
   // A connector whose every system call goes through ops_ (unless

@@ -179,6 +179,11 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   request.happy_eyeballs_delay = options.happy_eyeballs_delay;
   request.tcp_nodelay = options.tcp_nodelay;
   uint64_t timer_id = ScheduleDeadline(socket, request);
+  if (timer_id == 0 && request.deadline != absl::InfiniteFuture()) {
+    CompleteNow(*socket, absl::ResourceExhaustedError(
+                             "cannot start the timer thread for the timeout"));
+    return socket;
+  }
   auto task = std::make_unique<ConnectTask>(env_, socket, std::move(request),
                                             socket->state_.get());
   task->set_timer_id(timer_id);

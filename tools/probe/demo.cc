@@ -1,0 +1,133 @@
+#include "tools/probe/demo.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "tools/probe/demo_servers.h"
+#include "tools/probe/run.h"
+#include "tools/probe/table.h"
+
+namespace tether {
+namespace probe {
+namespace {
+
+struct Servers {
+  std::unique_ptr<EchoServer> echo;
+  std::unique_ptr<RefusingPort> refusing;
+  std::unique_ptr<HangingPort> hanging;
+};
+
+absl::StatusOr<Servers> StartServers() {
+  Servers s;
+  absl::StatusOr<std::unique_ptr<EchoServer>> echo = EchoServer::Start();
+  if (!echo.ok()) return echo.status();
+  s.echo = *std::move(echo);
+  absl::StatusOr<std::unique_ptr<RefusingPort>> refusing =
+      RefusingPort::Start();
+  if (!refusing.ok()) return refusing.status();
+  s.refusing = *std::move(refusing);
+  absl::StatusOr<std::unique_ptr<HangingPort>> hanging = HangingPort::Start();
+  if (!hanging.ok()) return hanging.status();
+  s.hanging = *std::move(hanging);
+  return s;
+}
+
+// What one demo row must show.
+struct Expected {
+  std::string result;
+  bool echoes = false;  // the reply must equal what was sent
+};
+
+struct Plan {
+  std::vector<Target> targets;
+  std::vector<Expected> expected;
+
+  void Add(const std::string& text, Expected e) {
+    targets.push_back(*ParseTarget(text));  // well-formed by construction
+    expected.push_back(std::move(e));
+  }
+};
+
+Plan MakePlan(const Servers& s) {
+  const std::string echo = absl::StrCat(s.echo->port());
+  Plan plan;
+  plan.Add("localhost:" + echo, {"connected", true});
+  if (s.echo->has_ipv6()) plan.Add("[::1]:" + echo, {"connected", true});
+  plan.Add(absl::StrCat("127.0.0.1:", s.refusing->port()), {"refused"});
+  plan.Add(absl::StrCat("127.0.0.1:", s.hanging->port()), {"timed out"});
+  plan.Add(":" + echo, {"bad input"});  // an empty host
+  return plan;
+}
+
+std::string Banner(const Servers& s, absl::Duration timeout) {
+  const std::string p = absl::StrCat(s.echo->port());
+  return absl::StrCat("tether-probe --demo, on loopback only:\n",
+                      "  echo server     127.0.0.1:", p,
+                      s.echo->has_ipv6() ? absl::StrCat(" and [::1]:", p) : "",
+                      " (replies once the client half-closes)\n",
+                      "  refusing port   127.0.0.1:", s.refusing->port(), "\n",
+                      "  hanging port    127.0.0.1:", s.hanging->port(),
+                      " (accept queue full; probed under a ",
+                      absl::FormatDuration(timeout), " timeout)\n",
+                      "  bad input       \":", p, "\" (an empty host)\n\n");
+}
+
+// One line per row that did not come out as planned.
+std::vector<std::string> Mismatches(const Outcome& outcome, const Plan& plan,
+                                    const std::string& sent) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < outcome.rows.size(); ++i) {
+    const Row& row = outcome.rows[i];
+    const Expected& e = plan.expected[i];
+    if (row.result != e.result) {
+      out.push_back(absl::StrCat(row.target.text, ": expected ", e.result,
+                                 ", got ", row.result));
+    } else if (e.echoes && (!row.reply_status.ok() || row.reply != sent)) {
+      out.push_back(absl::StrCat(row.target.text, ": expected the reply \"",
+                                 Printable(sent, 40), "\", got \"",
+                                 Printable(row.reply, 40), "\" ",
+                                 row.reply_status.ToString()));
+    }
+  }
+  return out;
+}
+
+int Verdict(const std::vector<std::string>& mismatches, std::FILE* out) {
+  if (mismatches.empty()) {
+    std::fprintf(out, "demo: every row as expected\n");
+    return 0;
+  }
+  for (const std::string& m : mismatches)
+    std::fprintf(out, "demo: %s\n", m.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int RunDemo(ProbeArgs args) {
+  absl::StatusOr<Servers> servers = StartServers();
+  if (!servers.ok()) {
+    std::fprintf(stderr, "tether-probe --demo: %s\n",
+                 servers.status().ToString().c_str());
+    return 1;
+  }
+  const absl::Duration timeout = args.timeout.value_or(kDemoTimeout);
+  std::FILE* notes = args.json ? stderr : stdout;  // stdout stays pure JSON
+  std::fputs(Banner(*servers, timeout).c_str(), notes);
+  std::fflush(notes);
+  Plan plan = MakePlan(*servers);
+  args.targets = plan.targets;
+  if (!args.send.has_value()) args.send = kDemoText;
+  const Outcome outcome = ProbeAll(args, timeout);
+  Print(args, outcome, stdout);
+  return Verdict(Mismatches(outcome, plan, *args.send), notes);
+}
+
+}  // namespace probe
+}  // namespace tether

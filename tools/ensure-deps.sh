@@ -4,7 +4,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
-packages=(bazel-bootstrap g++ clang libclang-rt-dev libabsl-dev libtbb-dev
+packages=(bazel-bootstrap g++ clang libclang-rt-dev iproute2 libabsl-dev libtbb-dev
           libgtest-dev libgmock-dev libbenchmark-dev pkg-config "$@")
 missing=()
 for p in "${packages[@]}"; do

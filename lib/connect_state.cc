@@ -31,17 +31,34 @@ ConnectState::ConnectState(Socket* socket, SocketOps* ops,
     : socket_(socket), ops_(ops), on_complete_(std::move(on_complete)) {}
 
 bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
+  MutexLock lock(&mu_);
+  return PublishLocked(result);
+}
+
+bool ConnectState::PublishConnected(std::unique_ptr<ConnectResult> result,
+                                    size_t attempt) {
+  MutexLock lock(&mu_);
+  if (!PublishLocked(result)) return false;
+  Attempt& a = slots_[attempt].attempt;
+  a.outcome = Attempt::Outcome::kConnected;
+  a.error_code = 0;
+  a.duration = absl::Now() - a.start;
+  return true;
+}
+
+bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
   const ConnectResult* expected = nullptr;
   // release on success: makes the filled-in result visible to the acquire
-  // loads in Socket's queries. acquire on failure: nothing is read from the
-  // winner's result here, but it keeps the pairing simple to reason about.
+  // loads in Socket's queries. The failure order is relaxed: nothing of the
+  // winner's result is read here. (mu_ orders attempts() and the waiters,
+  // not the queries: those never take it.)
   if (!socket_->result_.compare_exchange_strong(expected, result.get(),
-                                                std::memory_order_acq_rel,
-                                                std::memory_order_acquire)) {
-    return false;  // Lost: `result` (and any descriptor in it) is destroyed.
+                                                std::memory_order_release,
+                                                std::memory_order_relaxed)) {
+    return false;  // Lost: the caller's `result` (and its fd) is destroyed.
   }
   result.release();  // Now owned by the Socket (invariant 3).
-  WakeWaiters();
+  WakeWaitersLocked();
   return true;
 }
 
@@ -136,10 +153,9 @@ void ConnectState::RemoveWaiter(Waiter* waiter) {
                  waiters_.end());
 }
 
-void ConnectState::WakeWaiters() {
+void ConnectState::WakeWaitersLocked() {
   // Fired under mu_: a waiter removes itself under mu_ before it is
   // destroyed, so none is fired after it is gone.
-  MutexLock lock(&mu_);
   for (Waiter* w : waiters_) w->Fire();
   waiters_.clear();
 }

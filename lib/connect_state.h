@@ -6,8 +6,10 @@
 //      worker, the deadline timer, a canceller, or Connect() itself) before
 //      it is published.
 //  (2) Publication is a single compare-and-swap of Socket::result_ from null
-//      to the result (release on success). Only the first publisher wins;
-//      a loser destroys its result (closing any descriptor in it).
+//      to the result (release on success), made under mu_ so that attempt
+//      records and waiters change atomically with it. Only the first
+//      publisher wins; a loser destroys its result (closing any descriptor
+//      in it). Queries never take mu_.
 //  (3) A published ConnectResult is immutable; it lives until ~Socket.
 //  (4) Every query starts with one acquire load of Socket::result_.
 //  (5) Everything else (attempt records, descriptors of attempts in flight,
@@ -73,6 +75,10 @@ class ConnectState {
   // Publishes `result` unless one is published already (invariant 2), then
   // wakes every waiter. Returns whether this call published.
   bool Publish(std::unique_ptr<ConnectResult> result);
+  // Publishes a connected `result` and marks `attempt` kConnected in the
+  // same critical section, so whoever sees the socket complete also sees
+  // the winning attempt's outcome in attempts().
+  bool PublishConnected(std::unique_ptr<ConnectResult> result, size_t attempt);
   // Publishes a failure; error_code is ErrnoOf(status).
   bool PublishFailure(absl::Status status);
   // Publishes `status` and interrupts every attempt still in flight
@@ -108,7 +114,10 @@ class ConnectState {
     int fd = -1;  // registered while the connect() is in flight
   };
 
-  void WakeWaiters();
+  // The compare-and-swap of invariant (2). REQUIRES: mu_ held.
+  bool PublishLocked(std::unique_ptr<ConnectResult>& result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WakeWaitersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Socket* const socket_;  // owns this
   SocketOps* const ops_;

@@ -227,11 +227,10 @@ bool ConnectOne(const ConnectEnv& env, const ConnectRequest& request,
   }
   result->stream =
       std::make_unique<FdStream>(FdStream::Kind::kSocket, fd, fd, ops);
-  if (!state.Publish(std::move(result))) {  // Lost to a cancel or deadline.
-    RecordFailure(state, attempt, ECANCELED);
+  if (!state.PublishConnected(std::move(result), attempt)) {
+    RecordFailure(state, attempt, ECANCELED);  // Lost to a cancel or deadline.
     return false;
   }
-  state.FinishAttempt(attempt, Outcome::kConnected, 0);
   state.InterruptAttempts();  // The losers of a race.
   return true;
 }

@@ -587,6 +587,7 @@ int FaultInjectingSocketOps::StartThread(pthread_t* thread,
                                          void* (*start)(void*), void* arg) {
   CallInfo info;
   info.call = Call::kStartThread;
+  if (attr != nullptr) pthread_attr_getstacksize(attr, &info.stack_size);
   Action action = Before(&info);
   if (action.kind == Kind::kFail) return action.err != 0 ? action.err : EAGAIN;
   return target()->StartThread(thread, attr, start, arg);

@@ -93,6 +93,7 @@ struct CallInfo {
   size_t len = 0;           // recv/send/read/write: bytes asked for
   const char* node = nullptr;      // getaddrinfo
   int hints_family = AF_UNSPEC;    // getaddrinfo
+  size_t stack_size = 0;           // StartThread: the attribute's stack size
 
   // bind/connect: the address (empty if not IPv4/IPv6).
   SocketAddress address() const;

@@ -1,0 +1,192 @@
+// Fault injection: a thread cannot start, or the queue is full.
+//
+// What is broken: pthread_create() (StartThread through the OS seam)
+// returns EAGAIN, as when the process hits RLIMIT_NPROC or runs out of
+// memory for stacks; and the connector's queue is full (max_queued).
+// Expected: the Connect() that needed the thread fails at once with
+// kResourceExhausted (on_complete runs on the caller's thread), the pool
+// keeps serving with the workers it already has, a Happy Eyeballs race
+// degrades to trying addresses one at a time on its own worker, and
+// nothing (descriptor, thread, closure) leaks.
+
+#include <errno.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_resolver.h"
+#include "tests/testing/fault_test.h"
+#include "tests/testing/loopback.h"
+#include "tether/connector.h"
+
+namespace tether {
+namespace {
+
+using testing::Action;
+using testing::Call;
+using testing::CallInfo;
+using testing::FakeResolver;
+using testing::HangingListener;
+using testing::Listener;
+using testing::WaitFor;
+
+constexpr absl::Duration kLong = absl::Seconds(20);
+
+// Workers get this stack size, so a filter can tell them from the timer.
+constexpr size_t kWorkerStack = 320 * 1024;
+
+class ThreadFaultTest : public testing::FaultTest {
+ protected:
+  // Lets the first `n` worker threads start; later workers fail with
+  // EAGAIN. Other threads (the timer) start unless `timer_fails`.
+  void AllowWorkers(int n, bool timer_fails = false) {
+    auto workers = std::make_shared<std::atomic<int>>(0);
+    ops_.SetBefore(Call::kStartThread, [=](const CallInfo& c) {
+      if (c.stack_size != kWorkerStack) {
+        return timer_fails ? Action::Fail(EAGAIN) : Action::Pass();
+      }
+      return (*workers)++ < n ? Action::Pass() : Action::Fail(EAGAIN);
+    });
+  }
+
+  ConnectorOptions KeepWorkers() {
+    ConnectorOptions o;
+    o.worker_idle_timeout = absl::Minutes(5);  // no retiring mid-test
+    o.worker_stack_size = kWorkerStack;
+    return o;
+  }
+};
+
+TEST_F(ThreadFaultTest, StartThreadEagainOnTheFirstWorker) {
+  Listener listener;
+  AllowWorkers(0);
+  Connector& connector = NewConnector(nullptr, KeepWorkers());
+  bool inline_callback = false;
+  ConnectOptions o;
+  o.on_complete = [&](Socket&) { inline_callback = true; };
+  std::shared_ptr<Socket> s =
+      connector.Connect("127.0.0.1", listener.port(), std::move(o));
+  EXPECT_TRUE(inline_callback);  // complete before Connect() returned
+  EXPECT_FALSE(s->connecting());
+  EXPECT_EQ(s->error().code(), absl::StatusCode::kResourceExhausted)
+      << s->error();
+  EXPECT_NE(s->error().message().find("thread"), absl::string_view::npos)
+      << s->error();
+  EXPECT_EQ(connector.stats().workers, 0u);
+  EXPECT_EQ(connector.stats().failed, 1u);
+  EXPECT_EQ(ops_.sockets_opened(), 0);
+}
+
+TEST_F(ThreadFaultTest, StartThreadEagainPoolKeepsServingWithItsWorkers) {
+  Listener listener;
+  HangingListener hanging;
+  AllowWorkers(1);
+  Connector& connector = NewConnector(nullptr, KeepWorkers());
+  std::shared_ptr<Socket> busy = connector.Connect("127.0.0.1", hanging.port());
+  ASSERT_TRUE(WaitFor([&] { return busy->attempts().size() == 1; }));
+  ASSERT_EQ(connector.stats().workers, 1u);
+
+  // The only worker is blocked: this one needs a thread, and cannot get it.
+  std::shared_ptr<Socket> starved =
+      connector.Connect("127.0.0.1", listener.port());
+  EXPECT_FALSE(starved->connecting());
+  EXPECT_EQ(starved->error().code(), absl::StatusCode::kResourceExhausted);
+
+  // Free the worker: the pool serves again, with the thread it has.
+  ASSERT_TRUE(busy->Close().ok());
+  ASSERT_TRUE(WaitFor([&] { return connector.stats().in_flight == 0; }));
+  for (int i = 0; i < 20; ++i) {
+    std::shared_ptr<Socket> s = connector.Connect("127.0.0.1", listener.port());
+    ASSERT_TRUE(s->Wait(kLong));
+    ASSERT_TRUE(s->error().ok()) << i << ": " << s->error();
+    ASSERT_TRUE(s->Close().ok());
+    // Wait for the worker to go idle, so the next one needs no new thread.
+    ASSERT_TRUE(WaitFor([&] { return connector.stats().in_flight == 0; }));
+  }
+  EXPECT_EQ(connector.stats().workers, 1u);
+  EXPECT_GE(ops_.faults_injected(), 1);
+}
+
+TEST_F(ThreadFaultTest, StartThreadEagainRaceRunsOnItsOwnWorker) {
+  // A Happy Eyeballs race wants extra workers (per-family resolution and
+  // one per attempt); with none to be had it works alone, in order.
+  if (!testing::HaveIPv6Loopback()) GTEST_SKIP() << "no ::1";
+  HangingListener hanging(AF_INET6);
+  Listener listener;
+  AllowWorkers(1);
+  auto resolver = std::make_shared<FakeResolver>(
+      std::vector<SocketAddress>{hanging.address(), listener.address()});
+  Connector& connector = NewConnector(resolver, KeepWorkers());
+  ConnectOptions o;
+  o.attempt_timeout = absl::Milliseconds(200);  // bounds the hanging attempt
+  absl::StatusOr<std::shared_ptr<Socket>> s =
+      connector.ConnectAndWait("dual.test", 1, std::move(o));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(*(*s)->peername(), listener.address());
+  EXPECT_EQ(resolver->calls(), 2);  // both families, one after the other
+  EXPECT_EQ(connector.stats().workers, 1u);
+  EXPECT_TRUE((*s)->Close().ok());
+}
+
+TEST_F(ThreadFaultTest, StartThreadEagainForTheTimerStillHonoursTheTimeout) {
+  // The deadline timer's thread cannot start. The whole-connect timeout
+  // must still hold while the resolver hangs.
+  auto resolver = std::make_shared<FakeResolver>();
+  resolver->Hold(Family::kAny);
+  AllowWorkers(100, /*timer_fails=*/true);
+  Connector& connector = NewConnector(resolver, KeepWorkers());
+  ConnectOptions o = testing::Serial();
+  o.timeout = absl::Milliseconds(100);
+  const absl::Time start = absl::Now();
+  std::shared_ptr<Socket> s = connector.Connect("slow.test", 1, std::move(o));
+  const bool done = s->Wait(absl::Seconds(2));
+  resolver->Release();
+  ASSERT_TRUE(s->Wait(kLong));
+  EXPECT_TRUE(done) << "the deadline was not published while the resolver "
+                       "hung: the timer thread could not start; status now: "
+                    << s->error();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  // Connect() refuses a timeout it cannot arm, at once.
+  EXPECT_EQ(s->error().code(), absl::StatusCode::kResourceExhausted)
+      << s->error();
+  EXPECT_NE(s->error().message().find("timer"), absl::string_view::npos)
+      << s->error();
+  EXPECT_EQ(resolver->calls(), 0);
+}
+
+TEST_F(ThreadFaultTest, FullQueueGivesResourceExhausted) {
+  HangingListener hanging;
+  ConnectorOptions options = KeepWorkers();
+  options.max_workers = 1;
+  options.max_queued = 1;
+  Connector& connector = NewConnector(nullptr, std::move(options));
+  std::shared_ptr<Socket> running =
+      connector.Connect("127.0.0.1", hanging.port());
+  ASSERT_TRUE(WaitFor([&] { return running->attempts().size() == 1; }));
+  std::shared_ptr<Socket> queued = connector.Connect("127.0.0.1", hanging.port());
+  std::atomic<int> callbacks{0};
+  ConnectOptions o;
+  o.on_complete = [&](Socket&) { callbacks++; };
+  std::shared_ptr<Socket> rejected =
+      connector.Connect("127.0.0.1", hanging.port(), std::move(o));
+  EXPECT_EQ(callbacks.load(), 1);
+  EXPECT_FALSE(rejected->connecting());
+  EXPECT_EQ(rejected->error().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(rejected->error().message().find("max_queued 1"),
+            absl::string_view::npos)
+      << rejected->error();
+  EXPECT_TRUE(queued->connecting());
+  // Cancel both; the queued one completes when the worker reaches it.
+  EXPECT_TRUE(running->Close().ok());
+  EXPECT_TRUE(queued->Close().ok());
+  EXPECT_TRUE(WaitFor([&] { return connector.stats().in_flight == 0; }));
+  EXPECT_EQ(connector.stats().cancelled, 2u);
+}
+
+}  // namespace
+}  // namespace tether

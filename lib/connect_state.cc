@@ -94,11 +94,12 @@ void ConnectState::RunCallbackOnce() {
   }
 }
 
-size_t ConnectState::StartAttempt(const SocketAddress& address) {
+size_t ConnectState::StartAttempt(const SocketAddress& address,
+                                  absl::Time start) {
   MutexLock lock(&mu_);
   Slot slot;
   slot.attempt.address = address;
-  slot.attempt.start = absl::Now();
+  slot.attempt.start = start;
   slots_.push_back(slot);
   return slots_.size() - 1;
 }

@@ -92,8 +92,10 @@ class ConnectState {
   // Runs on_complete unless it ran already. REQUIRES: done().
   void RunCallbackOnce();
 
-  // Records a new attempt at `address` (kInProgress) and returns its index.
-  size_t StartAttempt(const SocketAddress& address);
+  // Records a new attempt at `address` (kInProgress), started at `start`,
+  // and returns its index.
+  size_t StartAttempt(const SocketAddress& address,
+                      absl::Time start = absl::Now());
   // Registers the attempt's descriptor so Cancel() can interrupt it.
   // Returns false, registering nothing, when the socket is already done:
   // the caller must then close `fd` itself.

@@ -202,8 +202,14 @@ absl::Status DeadlineStatus(const ConnectRequest& request) {
 
 bool ConnectOne(const ConnectEnv& env, const ConnectRequest& request,
                 ConnectState& state, const SocketAddress& address) {
+  return ConnectAttempt(env, request, state, address,
+                        state.StartAttempt(address));
+}
+
+bool ConnectAttempt(const ConnectEnv& env, const ConnectRequest& request,
+                    ConnectState& state, const SocketAddress& address,
+                    size_t attempt) {
   SocketOps* ops = env.ops;
-  size_t attempt = state.StartAttempt(address);
   env.counters->attempts.fetch_add(1, kRelaxed);
   int fd = ops->Socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {

@@ -91,6 +91,11 @@ absl::Status DeadlineStatus(const ConnectRequest& request);
 // returns true.
 bool ConnectOne(const ConnectEnv& env, const ConnectRequest& request,
                 ConnectState& state, const SocketAddress& address);
+// ConnectOne() for an attempt already recorded with StartAttempt() (a race
+// records it when it decides to start it, before the hand-off).
+bool ConnectAttempt(const ConnectEnv& env, const ConnectRequest& request,
+                    ConnectState& state, const SocketAddress& address,
+                    size_t attempt);
 
 // Publishes the failure of a connect whose every attempt failed: the first
 // attempt's errno, with every address and its error in the message.

@@ -69,7 +69,9 @@ class Race {
 
  private:
   void StartResolution(int family);
-  void StartAttempt(const SocketAddress& address);
+  // Records the attempt (its start time counts from now, before the
+  // hand-off to a worker) and starts it. Returns its start time.
+  absl::Time StartAttempt(const SocketAddress& address);
   void Spawn(absl::AnyInvocable<void()> fn);
   // Moves new answers into the queues; returns when to look again.
   absl::Time Absorb(absl::Time now);
@@ -109,8 +111,7 @@ void Race::Run(std::optional<std::vector<SocketAddress>> addresses) {
     absl::Time wake = std::min(Absorb(now), request_.deadline);
     if (in_flight_ == 0 || now >= next_start) {
       if (std::optional<SocketAddress> a = Next()) {
-        StartAttempt(*a);
-        next_start = now + request_.happy_eyeballs_delay;
+        next_start = StartAttempt(*a) + request_.happy_eyeballs_delay;
         continue;
       }
       if (in_flight_ == 0 && ResolutionDone()) {
@@ -143,7 +144,9 @@ void Race::StartResolution(int family) {
   });
 }
 
-void Race::StartAttempt(const SocketAddress& address) {
+absl::Time Race::StartAttempt(const SocketAddress& address) {
+  const absl::Time start = absl::Now();
+  const size_t attempt = state_.StartAttempt(address, start);
   {
     MutexLock lock(&shared_->mu);
     in_flight_ = ++shared_->in_flight;
@@ -153,14 +156,15 @@ void Race::StartAttempt(const SocketAddress& address) {
   ConnectEnv env = env_;
   ConnectRequest request = request_;
   ConnectState* state = &state_;
-  Spawn([shared, socket, env, request, state, address] {
-    ConnectOne(env, request, *state, address);
+  Spawn([shared, socket, env, request, state, address, attempt] {
+    ConnectAttempt(env, request, *state, address, attempt);
     {
       MutexLock lock(&shared->mu);
       --shared->in_flight;
     }
     shared->wake.Fire();
   });
+  return start;
 }
 
 void Race::Spawn(absl::AnyInvocable<void()> fn) {

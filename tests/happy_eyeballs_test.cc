@@ -105,8 +105,14 @@ TEST_F(HappyEyeballsTest, RefusedFirstAddressStartsTheNextAtOnce) {
 
 TEST_F(HappyEyeballsTest, InterleavesFamiliesStartingWithIPv6) {
   RefusingPort r6a(AF_INET6), r6b(AF_INET6), r4a, r4b;
-  auto connector = ConnectorFor(
-      {r4a.address(), r4b.address(), r6a.address(), r6b.address()});
+  auto connector = ConnectorFor({});
+  // IPv4 answers first; IPv6 arrives within the 50 ms Resolution Delay, so
+  // both lists are known before the first attempt.
+  resolver_->SetAnswer(Family::kIPv4,
+                       std::vector<SocketAddress>{r4a.address(), r4b.address()});
+  resolver_->SetAnswer(Family::kIPv6,
+                       std::vector<SocketAddress>{r6a.address(), r6b.address()},
+                       absl::Milliseconds(10));
   std::shared_ptr<Socket> s = connector->Connect("four.test", 1);
   ASSERT_TRUE(s->Wait(kLong));
   std::vector<Attempt> a = s->attempts();

@@ -26,8 +26,9 @@ file(GLOB TETHER_TESTING_SOURCES ${_tether_cd}
 file(GLOB TETHER_TEST_SOURCES ${_tether_cd}
      "${TETHER_SOURCE_DIR}/tests/*_test.cc")
 
-# Tests tagged "manual" in tests/BUILD.bazel (known failures waiting for a
-# fix): built, registered with ctest as DISABLED.
+# Tests that `bazel test //...` skips (tagged "manual" or "benchmark" in
+# tests/BUILD.bazel, e.g. known failures waiting for a fix): built, and
+# registered with ctest as DISABLED.
 set(TETHER_MANUAL_TESTS issue8_test)
 
 # //tools/probe: tether-probe and its library, and their tests

@@ -19,7 +19,7 @@ bazel_lists() {
   query library 'labels(srcs, //:tether) + labels(hdrs, //:tether)'
   query testing 'labels(srcs, kind(cc_library, //tests/testing:*)) + labels(hdrs, kind(cc_library, //tests/testing:*))'
   query tests 'labels(srcs, kind(cc_test, //tests:*))'
-  query manual 'attr(tags, "manual", kind(cc_test, //tests:*))'
+  query manual 'attr(tags, "manual|benchmark", kind(cc_test, //tests:*))'
   query probe 'labels(srcs, //tools/probe:probe_lib) + labels(hdrs, //tools/probe:probe_lib) + labels(srcs, //tools/probe:tether-probe)'
   query probe_tests 'labels(srcs, kind(cc_test, //tools/probe:*))'
 }

@@ -20,6 +20,9 @@ namespace internal {
 namespace {
 
 constexpr size_t kMaxHostLength = 255;
+// tbb::concurrent_bounded_queue takes a ptrdiff_t capacity; far more than
+// any process can hold anyway.
+constexpr size_t kMaxQueued = size_t{1} << 30;
 constexpr size_t kMinStack = 64 * 1024;
 constexpr size_t kTimerStack = 128 * 1024;
 
@@ -82,7 +85,7 @@ absl::Status CheckOptions(const ConnectOptions& options,
 ConnectorOptions Clamp(ConnectorOptions o) {
   o.max_workers = std::max(o.max_workers, 1);
   o.worker_stack_size = std::max(o.worker_stack_size, kMinStack);
-  o.max_queued = std::max<size_t>(o.max_queued, 1);
+  o.max_queued = std::clamp<size_t>(o.max_queued, 1, kMaxQueued);
   if (o.worker_idle_timeout <= absl::ZeroDuration()) {
     o.worker_idle_timeout = absl::Milliseconds(1);
   }
@@ -165,6 +168,10 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   std::shared_ptr<Socket> socket = NewSocket(options);
   ConnectRequest request;
   absl::Status valid = CheckHost(host);
+  if (valid.ok() && port == 0) {
+    valid = absl::InvalidArgumentError(
+        "port 0 is not a valid destination port");
+  }
   if (valid.ok()) valid = CheckOptions(options, &request);
   if (!valid.ok()) {
     CompleteNow(*socket, std::move(valid));

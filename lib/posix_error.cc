@@ -25,7 +25,11 @@ absl::Status PosixError(absl::string_view context, int err) {
 }
 
 absl::Status ErrnoStatus(int err, absl::string_view message) {
-  absl::Status status(absl::ErrnoToStatusCode(err), message);
+  // errno 0 is no error code at all (e.g. EAI_SYSTEM with errno unset): a
+  // failure must never become an OK status.
+  absl::Status status(
+      err == 0 ? absl::StatusCode::kUnknown : absl::ErrnoToStatusCode(err),
+      message);
   status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
   return status;
 }

@@ -9,7 +9,8 @@
 namespace tether {
 namespace internal {
 
-// A status with code absl::ErrnoToStatusCode(err) and the message
+// A status with code absl::ErrnoToStatusCode(err) (kUnknown for 0) and the
+// message
 // "<context>: <strerror(err)>", carrying `err` so ErrnoOf() can recover it
 // (Go's OpError{Op, Addr, Err}: put the operation and address in `context`).
 absl::Status PosixError(absl::string_view context, int err);

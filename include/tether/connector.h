@@ -55,7 +55,7 @@ struct ConnectorOptions {
   // Must be at least 64 KiB.
   size_t worker_stack_size = 256 * 1024;
   // Connects waiting for a worker beyond this: Connect() returns a failed
-  // Socket (kResourceExhausted). Must be >= 1.
+  // Socket (kResourceExhausted). Clamped to [1, 2^30].
   size_t max_queued = 65536;
   // Null: Resolver::Default() (getaddrinfo).
   std::shared_ptr<Resolver> resolver;

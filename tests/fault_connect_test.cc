@@ -27,6 +27,7 @@
 #include "tests/testing/fake_resolver.h"
 #include "tests/testing/fault_test.h"
 #include "tests/testing/loopback.h"
+#include "tests/testing/mock_socket_ops.h"
 #include "tether/connector.h"
 
 namespace tether {

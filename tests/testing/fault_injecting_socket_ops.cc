@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include <algorithm>
+#include <thread>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "tests/testing/loopback.h"
 
 namespace tether {
 namespace testing {
@@ -593,42 +595,6 @@ int FaultInjectingSocketOps::StartThread(pthread_t* thread,
   return target()->StartThread(thread, attr, start, arg);
 }
 
-// ---------------------------------------------------------------------------
-
-MockSocketOps::MockSocketOps(internal::SocketOps* target)
-    : target_(target != nullptr ? target : internal::SocketOps::Default()) {
-  ForwardToDefaultImpl();
-}
-
-void MockSocketOps::ForwardToDefaultImpl() {
-  using ::testing::Invoke;
-  using internal::SocketOps;
-  ON_CALL(*this, Socket).WillByDefault(Invoke(target_, &SocketOps::Socket));
-  ON_CALL(*this, Bind).WillByDefault(Invoke(target_, &SocketOps::Bind));
-  ON_CALL(*this, Connect).WillByDefault(Invoke(target_, &SocketOps::Connect));
-  ON_CALL(*this, Poll).WillByDefault(Invoke(target_, &SocketOps::Poll));
-  ON_CALL(*this, GetSockOpt)
-      .WillByDefault(Invoke(target_, &SocketOps::GetSockOpt));
-  ON_CALL(*this, SetSockOpt)
-      .WillByDefault(Invoke(target_, &SocketOps::SetSockOpt));
-  ON_CALL(*this, GetSockName)
-      .WillByDefault(Invoke(target_, &SocketOps::GetSockName));
-  ON_CALL(*this, GetPeerName)
-      .WillByDefault(Invoke(target_, &SocketOps::GetPeerName));
-  ON_CALL(*this, Shutdown).WillByDefault(Invoke(target_, &SocketOps::Shutdown));
-  ON_CALL(*this, Close).WillByDefault(Invoke(target_, &SocketOps::Close));
-  ON_CALL(*this, Recv).WillByDefault(Invoke(target_, &SocketOps::Recv));
-  ON_CALL(*this, Send).WillByDefault(Invoke(target_, &SocketOps::Send));
-  ON_CALL(*this, Read).WillByDefault(Invoke(target_, &SocketOps::Read));
-  ON_CALL(*this, Write).WillByDefault(Invoke(target_, &SocketOps::Write));
-  ON_CALL(*this, GetAddrInfo)
-      .WillByDefault(Invoke(target_, &SocketOps::GetAddrInfo));
-  ON_CALL(*this, FreeAddrInfo)
-      .WillByDefault(Invoke(target_, &SocketOps::FreeAddrInfo));
-  ON_CALL(*this, StartThread)
-      .WillByDefault(Invoke(target_, &SocketOps::StartThread));
-}
-
 std::vector<int> OpenFds() {
   std::vector<int> fds;
   DIR* d = opendir("/proc/self/fd");
@@ -642,6 +608,20 @@ std::vector<int> OpenFds() {
   closedir(d);
   std::sort(fds.begin(), fds.end());
   return fds;
+}
+
+int IdleThreadCount() {
+  std::thread([] {}).join();
+  int n = CountThreads();
+  // The runtime's thread may still be starting: wait for the count to
+  // settle (it only ever grows by the runtime's own threads).
+  for (int i = 0; i < 50; ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+    const int now = CountThreads();
+    if (now == n && i >= 5) break;
+    n = now;
+  }
+  return n;
 }
 
 }  // namespace testing

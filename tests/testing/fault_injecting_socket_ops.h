@@ -28,9 +28,7 @@
 //   ConnectorOptions o;
 //   o.socket_ops = &ops;
 //
-// MockSocketOps is a gMock mock whose every method forwards to a target
-// (the real OS by default), so a test sets an expectation on one call only
-// (folly's MockDispatcher::forwardToDefaultImpl).
+// MockSocketOps (mock_socket_ops.h) is the gMock counterpart.
 //
 // Thread safety: safe for concurrent calls; filters run on the calling
 // (library) thread without any lock held, so they must be thread-safe.
@@ -49,7 +47,6 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "gmock/gmock.h"
 #include "lib/socket_ops.h"
 #include "tether/address.h"
 
@@ -230,47 +227,14 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   std::set<addrinfo*> our_lists_;   // made by kAnswer, freed by us
 };
 
-// A gMock SocketOps; every method forwards to `target` (the real OS when
-// null) until a test says otherwise.
-class MockSocketOps : public internal::SocketOps {
- public:
-  explicit MockSocketOps(internal::SocketOps* target = nullptr);
-
-  MOCK_METHOD(int, Socket, (int, int, int), (override));
-  MOCK_METHOD(int, Bind, (int, const sockaddr*, socklen_t), (override));
-  MOCK_METHOD(int, Connect, (int, const sockaddr*, socklen_t), (override));
-  MOCK_METHOD(int, Poll, (pollfd*, nfds_t, int), (override));
-  MOCK_METHOD(int, GetSockOpt, (int, int, int, void*, socklen_t*),
-              (override));
-  MOCK_METHOD(int, SetSockOpt, (int, int, int, const void*, socklen_t),
-              (override));
-  MOCK_METHOD(int, GetSockName, (int, sockaddr*, socklen_t*), (override));
-  MOCK_METHOD(int, GetPeerName, (int, sockaddr*, socklen_t*), (override));
-  MOCK_METHOD(int, Shutdown, (int, int), (override));
-  MOCK_METHOD(int, Close, (int), (override));
-  MOCK_METHOD(ssize_t, Recv, (int, void*, size_t, int), (override));
-  MOCK_METHOD(ssize_t, Send, (int, const void*, size_t, int), (override));
-  MOCK_METHOD(ssize_t, Read, (int, void*, size_t), (override));
-  MOCK_METHOD(ssize_t, Write, (int, const void*, size_t), (override));
-  MOCK_METHOD(int, GetAddrInfo,
-              (const char*, const char*, const addrinfo*, addrinfo**),
-              (override));
-  MOCK_METHOD(void, FreeAddrInfo, (addrinfo*), (override));
-  MOCK_METHOD(int, StartThread,
-              (pthread_t*, const pthread_attr_t*, void* (*)(void*), void*),
-              (override));
-
-  internal::SocketOps* target() const { return target_; }
-
- private:
-  // Makes every method forward to target_ by default.
-  void ForwardToDefaultImpl();
-
-  internal::SocketOps* const target_;
-};
-
 // Open descriptors of this process right now, by number (/proc/self/fd).
 std::vector<int> OpenFds();
+
+// Threads this process has with no test thread running: the main thread
+// plus any the sanitizer runtime starts with the first pthread_create()
+// (ThreadSanitizer's background thread). Starts and joins one thread first,
+// so the count is stable from then on.
+int IdleThreadCount();
 
 }  // namespace testing
 }  // namespace tether

@@ -37,8 +37,8 @@ namespace testing {
 class FaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    threads_before_ = IdleThreadCount();
     fds_before_ = OpenFds();
-    threads_before_ = CountThreads();
   }
 
   void TearDown() override {

@@ -54,6 +54,7 @@ using tether::SocketAddress;
 using tether::testing::Action;
 using tether::testing::Call;
 using tether::testing::CallInfo;
+using tether::testing::CallName;
 using tether::testing::FakeResolver;
 using tether::testing::FaultInjectingSocketOps;
 
@@ -218,6 +219,32 @@ Script ReadScript(FuzzedDataProvider& in, Servers& servers) {
   return s;
 }
 
+// With TETHER_FUZZ_VERBOSE set, prints the script (to read a crash input).
+void Describe(const Script& s) {
+  static const bool verbose = getenv("TETHER_FUZZ_VERBOSE") != nullptr;
+  if (!verbose) return;
+  fprintf(stderr, "script: %zu addresses:", s.addresses.size());
+  for (const SocketAddress& a : s.addresses) {
+    fprintf(stderr, " %s", a.ToString().c_str());
+  }
+  fprintf(stderr, "\n  %zu resolver scripts, %zu faults:", s.answers.size(),
+          s.faults.size());
+  for (const Fault& f : s.faults) {
+    fprintf(stderr, " %s#%d(kind %d err %d delay %s)", CallName(f.call), f.nth,
+            static_cast<int>(f.action.kind), f.action.err,
+            absl::FormatDuration(f.action.delay).c_str());
+  }
+  const ConnectOptions& o = s.options;
+  fprintf(stderr,
+          "\n  family %d, delay %s, attempt %s, timeout %s, local \"%s\", "
+          "cancel %d after %s\n",
+          static_cast<int>(o.family),
+          absl::FormatDuration(o.happy_eyeballs_delay).c_str(),
+          absl::FormatDuration(o.attempt_timeout).c_str(),
+          absl::FormatDuration(o.timeout).c_str(), o.local_address.c_str(),
+          s.cancel, absl::FormatDuration(s.cancel_after).c_str());
+}
+
 bool Contains(const std::vector<SocketAddress>& list, const SocketAddress& a) {
   for (const SocketAddress& x : list) {
     if (x == a) return true;
@@ -281,6 +308,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Servers& servers = GetServers();
   FuzzedDataProvider in(data, size);
   Script script = ReadScript(in, servers);
+  Describe(script);
   // Families without a script get the address list, filtered by family.
   auto scripted = std::make_shared<FakeResolver>(script.addresses);
   for (const Answer& a : script.answers) {

@@ -32,7 +32,8 @@ WorkerPool::~WorkerPool() { Shutdown(); }
 
 absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
                                 bool only_if_idle) {
-  // relaxed: a hint; Shutdown() is documented not to race with Submit().
+  // relaxed: a fast path only; StartWorker() re-checks under mu_, and a task
+  // queued after Shutdown() began is abandoned by it.
   if (stopping_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("connector is shutting down");
   }
@@ -63,13 +64,19 @@ bool WorkerPool::StartWorker() {
     if (n >= options_.max_workers) return true;  // someone else started it
   } while (!live_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
   JoinExited();
+  // Under mu_, with the stopping_ check: Shutdown() sets stopping_ under mu_
+  // as it takes its snapshot of running_, so every worker is either in that
+  // snapshot (and gets a stop signal) or never starts.
+  MutexLock lock(&mu_);
   absl::StatusOr<pthread_t> t =
-      StartThread(options_.ops, options_.stack_size, [this] { WorkerLoop(); });
+      stopping_.load(std::memory_order_relaxed)
+          ? absl::CancelledError("connector is shutting down")
+          : StartThread(options_.ops, options_.stack_size,
+                        [this] { WorkerLoop(); });
   if (!t.ok()) {
     live_.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
-  MutexLock lock(&mu_);
   running_.push_back(*t);
   return true;
 }
@@ -192,11 +199,11 @@ void WorkerPool::JoinExited() {
 }
 
 void WorkerPool::Shutdown() {
-  if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
   std::vector<pthread_t> threads;
   size_t live;
   {
-    MutexLock lock(&mu_);
+    MutexLock lock(&mu_);  // See StartWorker().
+    if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
     live = running_.size();
     threads = running_;
     threads.insert(threads.end(), exited_.begin(), exited_.end());

@@ -19,8 +19,9 @@
 // task (the shutdown signal). Thus every popped item was paid for once, and
 // a task never waits behind a busy worker while the pool could grow.
 //
-// Thread safety: safe for concurrent use. Shutdown() must not race with
-// Submit().
+// Thread safety: safe for concurrent use, Submit() racing Shutdown()
+// included (a worker's task may submit sub-tasks while the pool stops: they
+// fail with kCancelled, or are abandoned).
 
 #ifndef TETHER_LIB_WORKER_POOL_H_
 #define TETHER_LIB_WORKER_POOL_H_

@@ -101,7 +101,7 @@ void WorkerPool::WorkerLoop() {
 }
 
 Task* WorkerPool::Pop() {
-  Task* task;
+  Task* task = nullptr;
   // seq_cst on spinning_ and the fences: a Dekker hand-shake with Push().
   // Either Push() sees this worker spinning, or this worker, having stopped,
   // sees the pushed task (in Park()'s re-check).
@@ -126,7 +126,7 @@ Task* WorkerPool::Pop() {
 
 Task* WorkerPool::Park() {
   Parker parker;
-  Task* task;
+  Task* task = nullptr;
   for (;;) {
     {
       MutexLock lock(&park_mu_);
@@ -221,7 +221,7 @@ void WorkerPool::Shutdown() {
     running_.clear();
     exited_.clear();
   }
-  Task* task;
+  Task* task = nullptr;
   while (queue_.try_pop(task)) {
     if (task == nullptr) continue;
     task->Abandon();

@@ -36,10 +36,13 @@ class SocketAddress {
   static absl::StatusOr<SocketAddress> FromSockaddr(const sockaddr* addr,
                                                     socklen_t len);
 
+  // AF_INET, AF_INET6, or AF_UNSPEC for an empty address.
   [[nodiscard]] int family() const { return storage_.any.sa_family; }
-  [[nodiscard]] std::string ip() const;   // "127.0.0.1", "::1"
+  // "127.0.0.1", "::1" ("fe80::1%eth0" with a scope); "" when empty.
+  [[nodiscard]] std::string ip() const;
   [[nodiscard]] uint16_t port() const;
-  [[nodiscard]] std::string ToString() const;  // "127.0.0.1:80", "[::1]:80"
+  // "127.0.0.1:80", "[::1]:80"; "<unspecified>" when empty.
+  [[nodiscard]] std::string ToString() const;
 
   // A copy of this address with another port.
   [[nodiscard]] SocketAddress WithPort(uint16_t port) const;
@@ -48,6 +51,8 @@ class SocketAddress {
   [[nodiscard]] const sockaddr* data() const { return &storage_.any; }
   [[nodiscard]] socklen_t size() const;
 
+  // Same family, address, port (and IPv6 scope); two empty addresses are
+  // equal. The IPv6 flow label is ignored.
   bool operator==(const SocketAddress& other) const;
   bool operator!=(const SocketAddress& other) const {
     return !(*this == other);

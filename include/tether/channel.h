@@ -25,6 +25,7 @@
 
 namespace tether {
 
+// One direction of a Channel, for the half-close Close(Direction).
 enum class Direction { kRead, kWrite };
 
 class Channel {
@@ -83,7 +84,9 @@ class Channel {
     return WriteAll(absl::Span<const char>(buffer, N));
   }
 
-  // Reads until end of stream and returns everything read. Returns
+  // Reads until end of stream and returns everything read. REQUIRES:
+  // blocking mode (in non-blocking mode it returns kUnavailable when no
+  // data is ready, discarding what it read). Returns
   // kResourceExhausted once more than `max_bytes` arrive (the excess is not
   // kept), or the first Read error.
   [[nodiscard]] absl::StatusOr<std::string> ReadToEnd(size_t max_bytes);

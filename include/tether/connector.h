@@ -69,6 +69,7 @@ struct ConnectorOptions {
 struct ConnectOptions {
   std::string local_address;  // bind before connect (Tcl -myaddr); "" = any
   uint16_t local_port = 0;    // Tcl -myport; 0 = any
+  // Which address families to use; kAny races both (Happy Eyeballs).
   Family family = Family::kAny;
   // Per address: an attempt still pending after this is kTimedOut
   // (ETIMEDOUT) and the next address is tried.
@@ -80,6 +81,7 @@ struct ConnectOptions {
   // current one has neither succeeded nor failed after this long. 0 tries
   // one address at a time, in order.
   absl::Duration happy_eyeballs_delay = absl::Milliseconds(250);
+  // Sets TCP_NODELAY on the connected socket (Nagle off).
   bool tcp_nodelay = false;
   // Runs exactly once per socket, after its final state is published: on a
   // library thread, or on the caller's thread before Connect() returns when
@@ -112,10 +114,13 @@ class Connector {
 
   // Starts connecting to `host` (a name or a numeric address) on `port` and
   // returns at once; never blocks on the network and never resolves on this
-  // thread. Bad arguments (empty or over-long host, a NUL byte, a bad
-  // local_address, a zero port) give a Socket already complete with
+  // thread. Bad arguments (empty, over-long (> 255 bytes) or NUL-containing
+  // host, port 0, an unparsable local_address or one of the wrong family,
+  // a non-positive timeout or attempt_timeout, a negative
+  // happy_eyeballs_delay) give a Socket already complete with
   // kInvalidArgument naming the bad value. Never returns null.
-  std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
+  // `options` is move-only (it owns on_complete): make one per call.
+  [[nodiscard]] std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
                                   ConnectOptions options = {});
 
   // Connect(), then Wait(). Returns the socket when it connected, otherwise
@@ -123,12 +128,12 @@ class Connector {
   // connect runs on the calling thread, which blocks anyway: no hand-off to a
   // worker, and on_complete runs on this thread before the call returns.
   // Timeouts, Close() from another thread and ~Connector still interrupt it.
-  absl::StatusOr<std::shared_ptr<Socket>> ConnectAndWait(
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<Socket>> ConnectAndWait(
       absl::string_view host, uint16_t port, ConnectOptions options = {});
 
   // A snapshot of the counters; each is read separately (relaxed), so they
   // need not add up exactly while connects are running.
-  ConnectorStats stats() const;
+  [[nodiscard]] ConnectorStats stats() const;
 
  private:
   std::unique_ptr<internal::ConnectorImpl> impl_;

@@ -62,6 +62,8 @@ class Pipeline final : public Channel {
   // grace period of 2 s is killed (SIGKILL) and reaped. Never blocks forever.
   ~Pipeline() override;
 
+  // The child's process id, fixed for the Pipeline's life (once reaped, the
+  // number may belong to another process). Lock-free.
   [[nodiscard]] pid_t pid() const;
 
   // Channel (see channel.h). Close(kWrite) closes the child's stdin,

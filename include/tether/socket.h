@@ -71,7 +71,11 @@ struct Attempt {
 
 class Socket final : public Channel {
  public:
+  // Only a Connector makes Sockets (SocketKey is internal).
   explicit Socket(internal::SocketKey);
+  // Releases the descriptor if still open. A connect still running keeps
+  // its own reference to the Socket, so dropping the last user pointer does
+  // not cancel it: call Close() for that.
   ~Socket() override;
 
   // True until the attempt is complete (connected, failed or cancelled).
@@ -131,13 +135,13 @@ class Socket final : public Channel {
   // non-blocking ones return kUnavailable. After a failed connect they
   // return error(). Close() on a connecting socket cancels the attempt
   // (error() becomes kCancelled) and interrupts a blocked connect().
-  absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
-  absl::StatusOr<size_t> Write(absl::Span<const char> data) override;
-  absl::Status SetBlocking(bool blocking) override;
-  absl::Status Close(Direction direction) override;
-  absl::Status Close() override;
-  bool readable_open() const override;
-  bool writable_open() const override;
+  [[nodiscard]] absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
+  [[nodiscard]] absl::StatusOr<size_t> Write(absl::Span<const char> data) override;
+  [[nodiscard]] absl::Status SetBlocking(bool blocking) override;
+  [[nodiscard]] absl::Status Close(Direction direction) override;
+  [[nodiscard]] absl::Status Close() override;
+  [[nodiscard]] bool readable_open() const override;
+  [[nodiscard]] bool writable_open() const override;
 
  private:
   friend class internal::ConnectState;

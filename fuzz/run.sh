@@ -36,7 +36,7 @@ targets=${*:-$ALL_TARGETS}
 
 OUT=${FUZZ_OUT:-/tmp/tether-fuzz}
 CXX=${CXX_FUZZ:-clang++}
-mkdir -p "$OUT/obj" "$OUT/bin"
+mkdir -p "$OUT/bin"
 
 if ! command -v "$CXX" >/dev/null; then
   echo "fuzz: $CXX not found (Debian: clang, libclang-rt-dev)" >&2
@@ -72,12 +72,15 @@ compile() {  # SRC OBJ
 export -f compile
 export CXX CXXFLAGS newest_header
 
+# Objects per compiler and flags, so a change of either rebuilds them.
+OBJ="$OUT/obj-$(echo "$CXX $CXXFLAGS" | md5sum | cut -c1-8)"
+mkdir -p "$OBJ"
 build_start=$(date +%s)
 objs=""
 jobs_file=$(mktemp)
 trap 'rm -f "$jobs_file"' EXIT
 for src in $SOURCES; do
-  obj="$OUT/obj/$(echo "$src" | tr / _).o"
+  obj="$OBJ/$(echo "$src" | tr / _).o"
   objs="$objs $obj"
   echo "$src $obj" >>"$jobs_file"
 done

@@ -169,7 +169,7 @@ TEST_F(ResolverFaultTest, TenThousandHangingAddressesHonourTheDeadline) {
 
 TEST_F(ResolverFaultTest, HangLongerThanTheTimeout) {
   ops_.SetBefore(Call::kGetAddrInfo, [](const CallInfo&) {
-    return Action::Delay(absl::Milliseconds(800));
+    return Action::Delay(absl::Milliseconds(1500));
   });
   Connector& connector = NewConnector();
   for (bool race : {false, true}) {
@@ -182,7 +182,7 @@ TEST_F(ResolverFaultTest, HangLongerThanTheTimeout) {
     std::shared_ptr<Socket> s = connector.Connect(kHost, 80, std::move(o));
     ASSERT_TRUE(s->Wait(kLong));
     // Published on time, while getaddrinfo() is still stuck.
-    EXPECT_LT(absl::Now() - start, absl::Milliseconds(600));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(1));
     EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded);
     EXPECT_EQ(s->error_code(), ETIMEDOUT);
     EXPECT_NE(s->error().message().find(kHost), absl::string_view::npos);

@@ -49,7 +49,9 @@ class SocketFaultTest : public testing::FaultTest {
     ASSERT_EQ(attempts.size(), 1u);
     ExpectAttempt(attempts[0], listener.address(), Outcome::kFailed, err);
     EXPECT_EQ(ops_.sockets_opened(), 0);
-    EXPECT_EQ(connector.stats().failed, 1u);
+    // Counted when the worker finishes, which may be just after Wait().
+    EXPECT_TRUE(
+        testing::WaitFor([&] { return connector.stats().failed == 1u; }));
 
     ops_.ClearFilters();
     absl::StatusOr<std::shared_ptr<Socket>> healed =

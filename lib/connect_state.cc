@@ -11,6 +11,17 @@
 namespace tether {
 namespace internal {
 
+void Counters::Complete(const absl::Status& status) {
+  completed.fetch_add(1, std::memory_order_relaxed);
+  if (status.ok()) {
+    connected.fetch_add(1, std::memory_order_relaxed);
+  } else if (status.code() == absl::StatusCode::kCancelled) {
+    cancelled.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    failed.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void Waiter::Fire() {
   MutexLock lock(&mu_);
   fired_ = true;
@@ -26,9 +37,12 @@ bool Waiter::WaitUntil(absl::Time deadline) {
   return true;
 }
 
-ConnectState::ConnectState(Socket* socket, SocketOps* ops,
+ConnectState::ConnectState(Socket* socket, SocketOps* ops, Counters* counters,
                            absl::AnyInvocable<void(Socket&)> on_complete)
-    : socket_(socket), ops_(ops), on_complete_(std::move(on_complete)) {}
+    : socket_(socket),
+      ops_(ops),
+      counters_(counters),
+      on_complete_(std::move(on_complete)) {}
 
 bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
   MutexLock lock(&mu_);
@@ -57,6 +71,7 @@ bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
                                                 std::memory_order_relaxed)) {
     return false;  // Lost: the caller's `result` (and its fd) is destroyed.
   }
+  if (counters_ != nullptr) counters_->Complete(result->status);
   result.release();  // Now owned by the Socket (invariant 3).
   WakeWaitersLocked();
   return true;

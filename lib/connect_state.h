@@ -43,6 +43,20 @@
 namespace tether {
 namespace internal {
 
+// Counters behind ConnectorStats. relaxed everywhere: statistics, not tied
+// to any other invariant.
+struct Counters {
+  std::atomic<uint64_t> submitted{0};
+  std::atomic<uint64_t> completed{0};
+  std::atomic<uint64_t> connected{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> cancelled{0};
+  std::atomic<uint64_t> attempts{0};
+
+  // Counts one completed socket by its final status.
+  void Complete(const absl::Status& status);
+};
+
 // What Socket::Wait() and WaitAny() sleep on.
 class Waiter {
  public:
@@ -63,7 +77,9 @@ class Waiter {
 
 class ConnectState {
  public:
-  ConnectState(Socket* socket, SocketOps* ops,
+  // `counters` (may be null) count the publication, before waiters wake:
+  // whoever sees the socket complete also sees it in the statistics.
+  ConnectState(Socket* socket, SocketOps* ops, Counters* counters,
                absl::AnyInvocable<void(Socket&)> on_complete);
   ConnectState(const ConnectState&) = delete;
   ConnectState& operator=(const ConnectState&) = delete;
@@ -123,6 +139,7 @@ class ConnectState {
 
   Socket* const socket_;  // owns this
   SocketOps* const ops_;
+  Counters* const counters_;
   absl::AnyInvocable<void(Socket&)> on_complete_;  // run once, then cleared
   // Set by the thread that claims on_complete_; exchange, so exactly one wins.
   std::atomic<bool> callback_claimed_{false};

@@ -156,17 +156,6 @@ void CloseFd(SocketOps* ops, int fd) { ops->Close(fd); }
 
 }  // namespace
 
-void Counters::Complete(const absl::Status& status) {
-  completed.fetch_add(1, kRelaxed);
-  if (status.ok()) {
-    connected.fetch_add(1, kRelaxed);
-  } else if (status.code() == absl::StatusCode::kCancelled) {
-    cancelled.fetch_add(1, kRelaxed);
-  } else {
-    failed.fetch_add(1, kRelaxed);
-  }
-}
-
 bool Registry::Add(ConnectState* state) {
   MutexLock lock(&mu_);
   if (closed_) return false;
@@ -299,7 +288,6 @@ void ConnectTask::Abandon() {
 
 void ConnectTask::Finish() {
   if (timer_id_ != 0) env_.timer->Cancel(timer_id_);
-  env_.counters->Complete(socket_->error());
   state_->RunCallbackOnce();
 }
 

@@ -41,20 +41,6 @@ struct ConnectRequest {
   bool tcp_nodelay = false;
 };
 
-// Counters behind ConnectorStats. relaxed everywhere: statistics, not tied
-// to any other invariant.
-struct Counters {
-  std::atomic<uint64_t> submitted{0};
-  std::atomic<uint64_t> completed{0};
-  std::atomic<uint64_t> connected{0};
-  std::atomic<uint64_t> failed{0};
-  std::atomic<uint64_t> cancelled{0};
-  std::atomic<uint64_t> attempts{0};
-
-  // Counts one completed socket by its final status.
-  void Complete(const absl::Status& status);
-};
-
 // The sockets being worked on, so ~Connector can cancel them.
 class Registry {
  public:

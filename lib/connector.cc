@@ -150,13 +150,13 @@ class ConnectorImpl {
 std::shared_ptr<Socket> ConnectorImpl::NewSocket(ConnectOptions& options) {
   auto socket = std::make_shared<Socket>(SocketKey{});
   socket->state_ = std::make_unique<ConnectState>(
-      socket.get(), options_.socket_ops, std::move(options.on_complete));
+      socket.get(), options_.socket_ops, &counters_,
+      std::move(options.on_complete));
   return socket;
 }
 
 void ConnectorImpl::CompleteNow(Socket& socket, absl::Status status) {
-  socket.state_->PublishFailure(std::move(status));
-  counters_.Complete(socket.error());
+  socket.state_->PublishFailure(std::move(status));  // Counted there.
   socket.state_->RunCallbackOnce();  // On the caller's thread, as documented.
 }
 

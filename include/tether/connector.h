@@ -132,7 +132,9 @@ class Connector {
       absl::string_view host, uint16_t port, ConnectOptions options = {});
 
   // A snapshot of the counters; each is read separately (relaxed), so they
-  // need not add up exactly while connects are running.
+  // need not add up exactly while connects are running. A socket is counted
+  // (connected, failed or cancelled) when its final state is published,
+  // before Wait() returns for it.
   [[nodiscard]] ConnectorStats stats() const;
 
  private:

@@ -110,7 +110,8 @@ Fault FuzzFault(FuzzedDataProvider& in) {
   static const Call kCalls[] = {
       Call::kSocket,      Call::kBind,        Call::kConnect,
       Call::kGetSockName, Call::kGetPeerName, Call::kSetSockOpt,
-      Call::kPoll,        Call::kClose,       Call::kStartThread};
+      Call::kPoll,        Call::kClose,       Call::kStartThread,
+      Call::kSetNonBlocking};
   Fault f;
   f.call = kCalls[in.ConsumeIntegralInRange<size_t>(
       0, sizeof(kCalls) / sizeof(kCalls[0]) - 1)];

@@ -5,13 +5,14 @@
 //
 //   Run -> Connect -> resolve (inline, or concurrently per family for a race)
 //       -> ConnectSerial (one address at a time) or RunRace (Happy Eyeballs)
-//       -> ConnectOne per address: socket, bind, connect, getsockname,
+//       -> ConnectOne per address: socket (non-blocking), bind, connect,
+//          poll until it is done, back to blocking, getsockname,
 //          getpeername, then Publish
 //       -> Finish: on_complete, statistics.
 //
 // Who owns what. The descriptor of an attempt belongs to the thread running
 // ConnectOne until it is published inside a ConnectResult (then the Socket
-// owns it) or closed. While connect() blocks, the descriptor is attached to
+// owns it) or closed. While the connect is in progress, the descriptor is attached to
 // the ConnectState so a canceller can shutdown() it; it is detached before it
 // is closed or published, so no other thread ever touches a released number.
 //
@@ -51,31 +52,37 @@ absl::Duration AttemptLimit(const ConnectRequest& request) {
   return std::min(request.attempt_timeout, request.deadline - absl::Now());
 }
 
-// SO_SNDTIMEO makes a blocking connect() give up with EINPROGRESS.
-bool SetSendTimeout(SocketOps* ops, int fd, absl::Duration limit) {
-  if (limit == absl::InfiniteDuration()) return true;
-  timeval tv = absl::ToTimeval(std::max(limit, absl::Milliseconds(1)));
-  return ops->SetSockOpt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0;
+// poll()'s timeout for the time left until `end`, rounded up to whole
+// milliseconds (never early); -1 for no end.
+int PollTimeout(absl::Time end) {
+  if (end == absl::InfiniteFuture()) return -1;
+  const int64_t us = absl::ToInt64Microseconds(end - absl::Now());
+  if (us <= 0) return 0;
+  return static_cast<int>(std::min<int64_t>((us + 999) / 1000, INT32_MAX));
 }
 
-// Waits for a connect() interrupted by EINTR to finish in the background
+// Waits until the connect() in progress on `fd` finishes or `end` passes
 // (poll for writability, then SO_ERROR); never calls connect() again.
-int FinishInterruptedConnect(SocketOps* ops, int fd, absl::Duration limit) {
-  const absl::Time end = absl::Now() + limit;
+// Returns its errno: 0 when connected, ETIMEDOUT when `end` passed.
+//
+// A canceller's shutdown(SHUT_RDWR) wakes this at once wherever it lands:
+// during the handshake it aborts the connect (ECONNRESET); before connect()
+// it finds the socket unconnected (ENOTCONN) but leaves it shut down both
+// ways, which poll() reports as POLLHUP as soon as connect() has started.
+// That second case is why the connect is not a blocking connect(): one
+// that starts after the shutdown() would run to the kernel's timeout.
+int AwaitConnect(SocketOps* ops, int fd, absl::Time end) {
   for (;;) {
     pollfd p = {fd, POLLOUT, 0};
-    absl::Duration left = end - absl::Now();
-    int ms = limit == absl::InfiniteDuration()
-                 ? -1
-                 : static_cast<int>(std::max<int64_t>(
-                       0, absl::ToInt64Milliseconds(left + absl::Microseconds(999))));
-    int n = ops->Poll(&p, 1, ms);
+    const int n = ops->Poll(&p, 1, PollTimeout(end));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
     if (n == 0) return ETIMEDOUT;
     int err = 0;
     socklen_t len = sizeof(err);
     if (ops->GetSockOpt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+    if (err == 0 && (p.revents & POLLHUP) != 0) err = ECONNABORTED;  // shut down
+    if (err == 0 && (p.revents & POLLOUT) == 0) continue;  // Spurious wake-up.
     return err;
   }
 }
@@ -92,27 +99,27 @@ int BindLocal(SocketOps* ops, int fd, const ConnectRequest& request,
   return ops->Bind(fd, local.data(), local.size()) == 0 ? 0 : errno;
 }
 
-// Blocking connect() of `fd` to `address` within `limit`. Returns errno, 0
-// when connected, ETIMEDOUT when the limit passed.
-int BlockingConnect(SocketOps* ops, int fd, const SocketAddress& address,
-                    absl::Duration limit) {
-  if (!SetSendTimeout(ops, fd, limit)) return errno;
+// Connects the non-blocking `fd` to `address` within `limit`, blocking the
+// calling worker. Returns errno: 0 when connected, ETIMEDOUT when the limit
+// passed. EINTR (a connect() interrupted by a signal) goes on in the
+// background like EINPROGRESS.
+int ConnectWithin(SocketOps* ops, int fd, const SocketAddress& address,
+                  absl::Duration limit) {
+  const absl::Time end = limit == absl::InfiniteDuration()
+                             ? absl::InfiniteFuture()
+                             : absl::Now() + limit;
   if (ops->Connect(fd, address.data(), address.size()) == 0) return 0;
-  int err = errno;
-  if (err == EINPROGRESS) return ETIMEDOUT;  // SO_SNDTIMEO expired.
-  if (err == EINTR) err = FinishInterruptedConnect(ops, fd, limit);
-  return err;
+  const int err = errno;
+  if (err != EINPROGRESS && err != EINTR) return err;
+  return AwaitConnect(ops, fd, end);
 }
 
 // Fills in a connected result for `fd`. Returns errno on failure.
 int Describe(SocketOps* ops, int fd, const ConnectRequest& request,
              ConnectResult* result) {
-  if (request.attempt_timeout != absl::InfiniteDuration() ||
-      request.deadline != absl::InfiniteFuture()) {
-    timeval zero = {0, 0};  // Later writes must not inherit the timeout.
-    if (ops->SetSockOpt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof(zero)) != 0)
-      return errno;
-  }
+  // The descriptor the Socket hands out (fd()) is an ordinary blocking
+  // one; tether's own I/O uses MSG_DONTWAIT and does not care.
+  if (ops->SetNonBlocking(fd, false) != 0) return errno;
   int one = 1;
   if (request.tcp_nodelay &&
       ops->SetSockOpt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
@@ -200,7 +207,8 @@ bool ConnectAttempt(const ConnectEnv& env, const ConnectRequest& request,
                     size_t attempt) {
   SocketOps* ops = env.ops;
   env.counters->attempts.fetch_add(1, kRelaxed);
-  int fd = ops->Socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = ops->Socket(address.family(),
+                      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     RecordFailure(state, attempt, errno);
     return false;
@@ -211,7 +219,7 @@ bool ConnectAttempt(const ConnectEnv& env, const ConnectRequest& request,
     return false;
   }
   int err = BindLocal(ops, fd, request, address);
-  if (err == 0) err = BlockingConnect(ops, fd, address, AttemptLimit(request));
+  if (err == 0) err = ConnectWithin(ops, fd, address, AttemptLimit(request));
   auto result = std::make_unique<ConnectResult>();
   if (err == 0) err = Describe(ops, fd, request, result.get());
   state.DetachFd(attempt);

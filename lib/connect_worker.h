@@ -1,7 +1,8 @@
 // lib/connect_worker.h: what a worker does for one Connect().
 //
-// ConnectTask resolves the host, then tries its addresses with blocking
-// connect() calls: one at a time (ConnectSerial), or raced per RFC 8305,
+// ConnectTask resolves the host, then tries its addresses, each connect
+// blocking the worker (connect() on a non-blocking socket, then poll(), so a
+// cancel can never be lost; see AwaitConnect): one at a time (ConnectSerial), or raced per RFC 8305,
 // Happy Eyeballs (Race, in lib/happy_eyeballs.cc), where each attempt runs on
 // its own worker. docs/design.md describes both.
 
@@ -71,7 +72,7 @@ absl::Status CancelledStatus(absl::string_view why);
 // The status a socket past its whole-connect deadline reports.
 absl::Status DeadlineStatus(const ConnectRequest& request);
 
-// Tries one address with a blocking connect() bounded by the attempt and
+// Tries one address with a worker-blocking connect bounded by the attempt and
 // whole-connect limits, recording it as an attempt. On success publishes the
 // connected socket (and interrupts the other attempts of a race) and
 // returns true.

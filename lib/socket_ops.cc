@@ -1,5 +1,6 @@
 #include "lib/socket_ops.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace tether {
@@ -35,6 +36,10 @@ class PosixSocketOps final : public SocketOps {
     return ::getpeername(fd, addr, len);
   }
   int Shutdown(int fd, int how) override { return ::shutdown(fd, how); }
+  int SetNonBlocking(int fd, bool non_blocking) override {
+    int on = non_blocking ? 1 : 0;
+    return ::ioctl(fd, FIONBIO, &on);
+  }
   int Close(int fd) override { return ::close(fd); }
   ssize_t Recv(int fd, void* buf, size_t len, int flags) override {
     return ::recv(fd, buf, len, flags);

@@ -38,6 +38,8 @@ class SocketOps {
   virtual int GetSockName(int fd, sockaddr* addr, socklen_t* len) = 0;
   virtual int GetPeerName(int fd, sockaddr* addr, socklen_t* len) = 0;
   virtual int Shutdown(int fd, int how) = 0;
+  // Sets or clears O_NONBLOCK (ioctl FIONBIO: one system call).
+  virtual int SetNonBlocking(int fd, bool non_blocking) = 0;
   virtual int Close(int fd) = 0;
   virtual ssize_t Recv(int fd, void* buf, size_t len, int flags) = 0;
   virtual ssize_t Send(int fd, const void* buf, size_t len, int flags) = 0;
@@ -85,6 +87,9 @@ class SocketOpsWrapper : public SocketOps {
     return target_->GetPeerName(fd, addr, len);
   }
   int Shutdown(int fd, int how) override { return target_->Shutdown(fd, how); }
+  int SetNonBlocking(int fd, bool non_blocking) override {
+    return target_->SetNonBlocking(fd, non_blocking);
+  }
   int Close(int fd) override { return target_->Close(fd); }
   ssize_t Recv(int fd, void* buf, size_t len, int flags) override {
     return target_->Recv(fd, buf, len, flags);

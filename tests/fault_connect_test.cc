@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -274,6 +275,93 @@ TEST_F(ConnectFaultTest, SoErrorUnreadableAfterEintr) {
   ASSERT_TRUE(s->Wait(kLong));
   ExpectFailedWith(*s, ENOBUFS, {listener.address().ToString()});
   EXPECT_EQ(ops_.calls(Call::kConnect), 1);
+}
+
+// A cancel that lands after the attempt's descriptor is attached but before
+// connect() starts finds the socket unconnected: its shutdown() fails with
+// ENOTCONN. The connect() that follows must still end at once, not run to
+// the kernel's timeout (about two minutes against a listener that never
+// answers). Each test holds the worker at the seam's connect(), cancels
+// (Close(), the deadline, ~Connector), checks that the shutdown() really
+// found the socket unconnected, then lets the connect() go.
+class CancelBeforeConnectTest : public ConnectFaultTest {
+ protected:
+  void SetUp() override {
+    ConnectFaultTest::SetUp();
+    ops_.SetBefore(Call::kConnect, [this](const CallInfo&) {
+      held_ = true;
+      WaitFor([this] { return released_.load(); }, kLong);
+      return Action::Pass();
+    });
+    ops_.SetAfter(Call::kShutdown, [this](const CallInfo&, testing::CallResult* r) {
+      shutdown_errno_ = r->err;
+      shutdowns_++;
+    });
+  }
+
+  // Waits until a worker is held in connect().
+  bool Held() { return WaitFor([this] { return held_.load(); }); }
+
+  // Lets the held connect() go; true when its attempt then ended (its
+  // descriptor closed) within `within`.
+  bool ReleaseAndWaitForTheAttemptToEnd(absl::Duration within) {
+    EXPECT_EQ(shutdowns_.load(), 1);
+    EXPECT_EQ(shutdown_errno_.load(), ENOTCONN) << "cancel missed the window";
+    released_ = true;
+    return WaitFor([this] { return ops_.sockets_open() == 0; }, within);
+  }
+
+  std::atomic<bool> held_{false};
+  std::atomic<bool> released_{false};
+  std::atomic<int> shutdowns_{0};
+  std::atomic<int> shutdown_errno_{0};
+};
+
+TEST_F(CancelBeforeConnectTest, CloseIsNotLost) {
+  HangingListener hanging;
+  Connector& connector = NewConnector();
+  std::shared_ptr<Socket> s = connector.Connect("127.0.0.1", hanging.port());
+  ASSERT_TRUE(Held());
+  ASSERT_TRUE(s->Close().ok());
+  EXPECT_EQ(s->error().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(ReleaseAndWaitForTheAttemptToEnd(absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor([&] { return s->attempts()[0].outcome != Outcome::kInProgress; }));
+  ExpectAttempt(s->attempts()[0], hanging.address(), Outcome::kCancelled,
+                ECANCELED);
+  EXPECT_EQ(ops_.calls(Call::kConnect), 1);
+}
+
+TEST_F(CancelBeforeConnectTest, DeadlineIsNotLost) {
+  HangingListener hanging;
+  Connector& connector = NewConnector();
+  ConnectOptions options;
+  options.timeout = absl::Milliseconds(50);
+  std::shared_ptr<Socket> s =
+      connector.Connect("127.0.0.1", hanging.port(), std::move(options));
+  ASSERT_TRUE(Held());
+  ASSERT_TRUE(s->Wait(kLong));
+  EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(ReleaseAndWaitForTheAttemptToEnd(absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor([&] { return s->attempts()[0].outcome != Outcome::kInProgress; }));
+  ExpectAttempt(s->attempts()[0], hanging.address(), Outcome::kTimedOut,
+                ETIMEDOUT);
+}
+
+TEST_F(CancelBeforeConnectTest, ConnectorDestructionIsNotLost) {
+  HangingListener hanging;
+  std::shared_ptr<Socket> s =
+      NewConnector().Connect("127.0.0.1", hanging.port());
+  ASSERT_TRUE(Held());
+  std::atomic<bool> destroyed{false};
+  std::thread destroyer([&] {
+    connector_.reset();
+    destroyed = true;
+  });
+  ASSERT_TRUE(s->Wait(kLong));  // ~Connector cancels first, then joins.
+  EXPECT_EQ(s->error().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(ReleaseAndWaitForTheAttemptToEnd(absl::Seconds(5)));
+  EXPECT_TRUE(WaitFor([&] { return destroyed.load(); }, absl::Seconds(5)));
+  destroyer.join();
 }
 
 }  // namespace

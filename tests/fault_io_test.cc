@@ -144,11 +144,12 @@ TEST_F(IoFaultTest, RecvEintrIsRetried) {
 TEST_F(IoFaultTest, RecvEagainInBlockingModeWaitsAndRetries) {
   PeerWrites("hello");
   FailFirst(Call::kRecv, 1, EAGAIN);
+  const int64_t polls = ops_.calls(Call::kPoll);  // the connect's
   absl::StatusOr<std::string> got = Read();
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, "hello");
   EXPECT_EQ(ops_.calls(Call::kRecv), 2);
-  EXPECT_EQ(ops_.calls(Call::kPoll), 1);
+  EXPECT_EQ(ops_.calls(Call::kPoll) - polls, 1);
 }
 
 TEST_F(IoFaultTest, RecvEagainInNonBlockingModeIsUnavailable) {
@@ -191,11 +192,12 @@ TEST_F(IoFaultTest, SendEintrIsRetried) {
 
 TEST_F(IoFaultTest, SendEagainInBlockingModeWaitsAndRetries) {
   FailFirst(Call::kSend, 1, EAGAIN);
+  const int64_t polls = ops_.calls(Call::kPoll);  // the connect's
   absl::StatusOr<size_t> n = socket_->Write(Bytes("hello"));
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 5u);
   EXPECT_EQ(PeerReads(5), "hello");
-  EXPECT_EQ(ops_.calls(Call::kPoll), 1);
+  EXPECT_EQ(ops_.calls(Call::kPoll) - polls, 1);
 }
 
 TEST_F(IoFaultTest, SendEagainInNonBlockingModeIsUnavailable) {
@@ -266,10 +268,11 @@ TEST_F(IoFaultTest, ShortReads) {
 }
 
 TEST_F(IoFaultTest, PollEintrWhileBlockedIsRetried) {
-  FailFirst(Call::kPoll, 3, EINTR);
+  const int polls = static_cast<int>(ops_.calls(Call::kPoll));  // the connect's
+  FailFirst(Call::kPoll, polls + 3, EINTR);
   absl::StatusOr<std::string> got;
   std::thread reader([&] { got = Read(); });
-  ASSERT_TRUE(WaitFor([&] { return ops_.calls(Call::kPoll) >= 4; }));
+  ASSERT_TRUE(WaitFor([&] { return ops_.calls(Call::kPoll) >= polls + 4; }));
   PeerWrites("late");
   reader.join();
   ASSERT_TRUE(got.ok()) << got.status();

@@ -1,13 +1,13 @@
-// Fault injection: setsockopt() fails.
+// Fault injection: setsockopt() (and the ioctl that sets blocking mode) fails.
 //
-// What is broken: the socket options the worker sets: TCP_NODELAY (with
-// ConnectOptions::tcp_nodelay) after the connect, SO_SNDTIMEO (which bounds
-// a blocking connect when a timeout is set) before it, and the reset of
-// SO_SNDTIMEO after it. Expected: the attempt fails with that errno, its
+// What is broken: what the worker sets on a socket after the connect:
+// TCP_NODELAY (with ConnectOptions::tcp_nodelay), and blocking mode again
+// (the connect itself runs non-blocking, then poll()s). Expected: the attempt fails with that errno, its
 // descriptor is closed once, the next address is tried, and with none left
 // the socket fails with absl::ErrnoToStatusCode(errno) naming the address.
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -85,32 +85,31 @@ TEST_F(SetSockOptFaultTest, TcpNodelayEnomemTriesTheNextAddress) {
   EXPECT_TRUE((*s)->Close().ok());
 }
 
-TEST_F(SetSockOptFaultTest, SendTimeoutEinvalBeforeConnect) {
+TEST_F(SetSockOptFaultTest, BackToBlockingFailsAfterConnect) {
+  // The connect runs on a non-blocking socket; making it blocking again
+  // before it is published fails: the attempt fails with that errno and
+  // nothing is published or leaked.
   Listener listener;
-  FailOption(SOL_SOCKET, SO_SNDTIMEO, EINVAL);
+  ops_.FailAll(Call::kSetNonBlocking, ENOMEM);
   Connector& connector = NewConnector();
-  ConnectOptions o;
-  o.attempt_timeout = absl::Seconds(5);
   std::shared_ptr<Socket> s =
-      connector.Connect("127.0.0.1", listener.port(), std::move(o));
-  ASSERT_TRUE(s->Wait(kLong));
-  ExpectFailedWith(*s, EINVAL, {listener.address().ToString()});
-  EXPECT_EQ(ops_.calls(Call::kConnect), 0);  // never reached connect()
-}
-
-TEST_F(SetSockOptFaultTest, SendTimeoutResetEnomemAfterConnect) {
-  // The second SO_SNDTIMEO (clearing the connect timeout so later writes do
-  // not inherit it) fails.
-  Listener listener;
-  FailOption(SOL_SOCKET, SO_SNDTIMEO, ENOMEM, /*nth=*/1);
-  Connector& connector = NewConnector();
-  ConnectOptions o;
-  o.timeout = absl::Seconds(5);
-  std::shared_ptr<Socket> s =
-      connector.Connect("127.0.0.1", listener.port(), std::move(o));
+      connector.Connect("127.0.0.1", listener.port(), Serial());
   ASSERT_TRUE(s->Wait(kLong));
   ExpectFailedWith(*s, ENOMEM, {listener.address().ToString()});
   EXPECT_EQ(ops_.calls(Call::kConnect), 1);
+  EXPECT_EQ(ops_.calls(Call::kSetNonBlocking), 1);
+}
+
+TEST_F(SetSockOptFaultTest, PublishedDescriptorIsBlocking) {
+  Listener listener;
+  Connector& connector = NewConnector();
+  absl::StatusOr<std::shared_ptr<Socket>> s =
+      connector.ConnectAndWait("127.0.0.1", listener.port());
+  ASSERT_TRUE(s.ok()) << s.status();
+  const int flags = fcntl((*s)->fd(), F_GETFL);
+  ASSERT_GE(flags, 0);
+  EXPECT_EQ(flags & O_NONBLOCK, 0);
+  EXPECT_TRUE((*s)->Close().ok());
 }
 
 }  // namespace

@@ -6,9 +6,9 @@
 //   if (!s->error().ok()) ...
 //
 // Connect() returns at once. A worker thread resolves the host and tries its
-// addresses with blocking connect() calls (racing them per RFC 8305, Happy
-// Eyeballs, when there are several), publishing each state for the Socket's
-// lock-free queries.
+// addresses, blocking itself (never the caller) for each connect, or races
+// them per RFC 8305, Happy Eyeballs, when there are several; it publishes
+// each state for the Socket's lock-free queries.
 //
 // Workers are dedicated threads with small stacks, created on demand up to
 // ConnectorOptions::max_workers and retired after being idle for a while, so

@@ -37,7 +37,7 @@ const char* CallName(Call call) {
   static const char* const kNames[] = {
       "socket",     "bind",        "connect",     "poll",
       "getsockopt", "setsockopt",  "getsockname", "getpeername",
-      "shutdown",   "close",       "recv",        "send",
+      "shutdown",   "ioctl(FIONBIO)", "close",    "recv",        "send",
       "read",       "write",       "getaddrinfo", "freeaddrinfo",
       "pthread_create"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == Index(Call::kCount),
@@ -399,6 +399,14 @@ int FaultInjectingSocketOps::Shutdown(int fd, int how) {
   info.fd = fd;
   return static_cast<int>(
       Run(info, [&] { return target()->Shutdown(fd, how); }));
+}
+
+int FaultInjectingSocketOps::SetNonBlocking(int fd, bool non_blocking) {
+  CallInfo info;
+  info.call = Call::kSetNonBlocking;
+  info.fd = fd;
+  return static_cast<int>(Run(
+      info, [&] { return target()->SetNonBlocking(fd, non_blocking); }));
 }
 
 int FaultInjectingSocketOps::Close(int fd) {

@@ -64,6 +64,7 @@ enum class Call {
   kGetSockName,
   kGetPeerName,
   kShutdown,
+  kSetNonBlocking,
   kClose,
   kRecv,
   kSend,
@@ -190,6 +191,7 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   int GetSockName(int fd, sockaddr* addr, socklen_t* len) override;
   int GetPeerName(int fd, sockaddr* addr, socklen_t* len) override;
   int Shutdown(int fd, int how) override;
+  int SetNonBlocking(int fd, bool non_blocking) override;
   int Close(int fd) override;
   ssize_t Recv(int fd, void* buf, size_t len, int flags) override;
   ssize_t Send(int fd, const void* buf, size_t len, int flags) override;

@@ -24,6 +24,8 @@ void MockSocketOps::ForwardToDefaultImpl() {
   ON_CALL(*this, GetPeerName)
       .WillByDefault(Invoke(target_, &SocketOps::GetPeerName));
   ON_CALL(*this, Shutdown).WillByDefault(Invoke(target_, &SocketOps::Shutdown));
+  ON_CALL(*this, SetNonBlocking)
+      .WillByDefault(Invoke(target_, &SocketOps::SetNonBlocking));
   ON_CALL(*this, Close).WillByDefault(Invoke(target_, &SocketOps::Close));
   ON_CALL(*this, Recv).WillByDefault(Invoke(target_, &SocketOps::Recv));
   ON_CALL(*this, Send).WillByDefault(Invoke(target_, &SocketOps::Send));

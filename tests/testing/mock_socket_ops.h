@@ -35,6 +35,7 @@ class MockSocketOps : public internal::SocketOps {
   MOCK_METHOD(int, GetSockName, (int, sockaddr*, socklen_t*), (override));
   MOCK_METHOD(int, GetPeerName, (int, sockaddr*, socklen_t*), (override));
   MOCK_METHOD(int, Shutdown, (int, int), (override));
+  MOCK_METHOD(int, SetNonBlocking, (int, bool), (override));
   MOCK_METHOD(int, Close, (int), (override));
   MOCK_METHOD(ssize_t, Recv, (int, void*, size_t, int), (override));
   MOCK_METHOD(ssize_t, Send, (int, const void*, size_t, int), (override));

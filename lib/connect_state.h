@@ -137,6 +137,11 @@ class ConnectState {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaitersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  friend class Registry;
+  // This state's index in the Registry's list. Guarded by the Registry's
+  // mutex (not expressible as an annotation: another class's member).
+  size_t registry_index_ = 0;
+
   Socket* const socket_;  // owns this
   SocketOps* const ops_;
   Counters* const counters_;

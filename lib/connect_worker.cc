@@ -26,7 +26,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -71,18 +73,22 @@ int PollTimeout(absl::Time end) {
 // ways, which poll() reports as POLLHUP as soon as connect() has started.
 // That second case is why the connect is not a blocking connect(): one
 // that starts after the shutdown() would run to the kernel's timeout.
-int AwaitConnect(SocketOps* ops, int fd, absl::Time end) {
+//
+// `cancel_fd` (the Registry's; -1: none) becoming readable means the
+// Connector is being destroyed: returns ECANCELED.
+int AwaitConnect(SocketOps* ops, int fd, int cancel_fd, absl::Time end) {
   for (;;) {
-    pollfd p = {fd, POLLOUT, 0};
-    const int n = ops->Poll(&p, 1, PollTimeout(end));
+    pollfd p[2] = {{fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
+    const int n = ops->Poll(p, 2, PollTimeout(end));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
     if (n == 0) return ETIMEDOUT;
+    if (p[1].revents != 0) return ECANCELED;
     int err = 0;
     socklen_t len = sizeof(err);
     if (ops->GetSockOpt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-    if (err == 0 && (p.revents & POLLHUP) != 0) err = ECONNABORTED;  // shut down
-    if (err == 0 && (p.revents & POLLOUT) == 0) continue;  // Spurious wake-up.
+    if (err == 0 && (p[0].revents & POLLHUP) != 0) err = ECONNABORTED;  // shut down
+    if (err == 0 && (p[0].revents & POLLOUT) == 0) continue;  // Spurious.
     return err;
   }
 }
@@ -103,15 +109,15 @@ int BindLocal(SocketOps* ops, int fd, const ConnectRequest& request,
 // calling worker. Returns errno: 0 when connected, ETIMEDOUT when the limit
 // passed. EINTR (a connect() interrupted by a signal) goes on in the
 // background like EINPROGRESS.
-int ConnectWithin(SocketOps* ops, int fd, const SocketAddress& address,
-                  absl::Duration limit) {
+int ConnectWithin(SocketOps* ops, int fd, int cancel_fd,
+                  const SocketAddress& address, absl::Duration limit) {
   const absl::Time end = limit == absl::InfiniteDuration()
                              ? absl::InfiniteFuture()
                              : absl::Now() + limit;
   if (ops->Connect(fd, address.data(), address.size()) == 0) return 0;
   const int err = errno;
   if (err != EINPROGRESS && err != EINTR) return err;
-  return AwaitConnect(ops, fd, end);
+  return AwaitConnect(ops, fd, cancel_fd, end);
 }
 
 // Fills in a connected result for `fd`. Returns errno on failure.
@@ -163,27 +169,47 @@ void CloseFd(SocketOps* ops, int fd) { ops->Close(fd); }
 
 }  // namespace
 
+Registry::Registry() : cancel_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+Registry::~Registry() {
+  if (cancel_fd_ >= 0) close(cancel_fd_);
+}
+
 bool Registry::Add(ConnectState* state) {
   MutexLock lock(&mu_);
   if (closed_) return false;
+  state->registry_index_ = states_.size();
   states_.push_back(state);
   return true;
 }
 
 void Registry::Remove(ConnectState* state) {
   MutexLock lock(&mu_);
-  auto it = std::find(states_.begin(), states_.end(), state);
-  if (it == states_.end()) return;
-  *it = states_.back();
+  if (closed_) return;  // CancelAll() has the list; it is never used again.
+  ConnectState* last = states_.back();
+  states_[state->registry_index_] = last;
+  last->registry_index_ = state->registry_index_;
   states_.pop_back();
 }
 
 void Registry::CancelAll() {
   MutexLock lock(&mu_);
   closed_ = true;
+  // Made once: copies share its representation (a reference count).
+  const absl::Status status =
+      CancelledStatus("connect cancelled: Connector destroyed");
   // Under mu_: a registered state's Socket is alive until Remove().
   for (ConnectState* s : states_) {
-    s->Cancel(CancelledStatus("connect cancelled: Connector destroyed"));
+    if (cancel_fd_ >= 0) {
+      s->PublishFailure(status);  // cancel_fd_ interrupts them all below.
+    } else {
+      s->Cancel(status);  // shutdown() of each descriptor
+    }
+  }
+  if (cancel_fd_ >= 0) {
+    const uint64_t one = 1;
+    while (write(cancel_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
   }
 }
 
@@ -219,7 +245,10 @@ bool ConnectAttempt(const ConnectEnv& env, const ConnectRequest& request,
     return false;
   }
   int err = BindLocal(ops, fd, request, address);
-  if (err == 0) err = ConnectWithin(ops, fd, address, AttemptLimit(request));
+  if (err == 0) {
+    err = ConnectWithin(ops, fd, env.registry->cancel_fd(), address,
+                        AttemptLimit(request));
+  }
   auto result = std::make_unique<ConnectResult>();
   if (err == 0) err = Describe(ops, fd, request, result.get());
   state.DetachFd(attempt);

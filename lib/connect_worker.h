@@ -43,15 +43,34 @@ struct ConnectRequest {
 };
 
 // The sockets being worked on, so ~Connector can cancel them.
+//
+// CancelAll() publishes kCancelled for every registered socket under mu_
+// (cheap: no system call unless a thread waits on the socket), then wakes
+// every connect in flight at once with one write to an eventfd that each
+// attempt polls beside its socket (AwaitConnect). The alternative, one
+// shutdown() per descriptor, cost ~10 µs each in the destructor's thread
+// and woke the workers one at a time into this mutex (10,000 pending: 283
+// ms). Without an eventfd (creation failed) CancelAll() falls back to that.
+//
+// Thread safety: every method may be called from any thread.
 class Registry {
  public:
+  Registry();
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
   // Adds `state`; returns false (adding nothing) once CancelAll() has run.
   bool Add(ConnectState* state);
+  // O(1): each state remembers its index.
   void Remove(ConnectState* state);
   // Cancels every registered socket, and every later Add() fails.
   void CancelAll();
+  // Readable (POLLIN) once CancelAll() has run; -1 if none could be made.
+  int cancel_fd() const { return cancel_fd_; }
 
  private:
+  const int cancel_fd_;
   Mutex mu_;
   std::vector<ConnectState*> states_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,5 +1,14 @@
 #include "lib/worker_pool.h"
 
+#include <elf.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -16,16 +25,119 @@ namespace {
 // a worker that finished a job usually gets the next one sooner than this.
 constexpr absl::Duration kIdleSpin = absl::Microseconds(50);
 
+// Worker stacks come from chunks of this many slots (one mmap() each).
+constexpr size_t kMaxChunkSlots = 64;
+// Larger stacks are left to pthread_create().
+constexpr size_t kMaxOwnStack = size_t{64} << 20;
+// madvise(MADV_GUARD_INSTALL), Linux 6.13+ (not in older headers).
+constexpr int kMadvGuardInstall = 102;
+
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
 }
 
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+// Whether madvise(MADV_GUARD_INSTALL) works here (Linux 6.13+).
+bool HaveGuardRegions() {
+  static const bool have = [] {
+    const size_t page = PageSize();
+    void* p = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    const bool ok = madvise(p, page, kMadvGuardInstall) == 0;
+    munmap(p, 2 * page);
+    return ok;
+  }();
+  return have;
+}
+
+// The static TLS of every loaded module: glibc carves it (and the thread
+// descriptor) out of the top of a thread's stack, a stack of ours included.
+size_t StaticTlsBytes() {
+  static const size_t bytes = [] {
+    size_t sum = 0;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* data) {
+          for (int i = 0; i < info->dlpi_phnum; ++i) {
+            const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+            if (ph.p_type != PT_TLS) continue;
+            const size_t align = std::max<size_t>(ph.p_align, 1);
+            *static_cast<size_t*>(data) +=
+                (ph.p_memsz + align - 1) / align * align;
+          }
+          return 0;
+        },
+        &sum);
+    return sum;
+  }();
+  return bytes;
+}
+
+// The usable bytes of a worker stack of ours, or 0 to leave stacks to
+// pthread_create(): for huge stacks, and when the static TLS would take a
+// large share of the stack (sanitizers: TSan's is about 900 KiB; the
+// sanitizers grow a stack they allocate, never one given to them).
+size_t StackBytes(size_t stack_size) {
+  const size_t page = PageSize();
+  size_t s = std::max<size_t>(stack_size, PTHREAD_STACK_MIN);
+  if (s > kMaxOwnStack || StaticTlsBytes() > s / 4) return 0;
+  return (s + page - 1) / page * page;
+}
+
+// A parked worker sleeps on its own futex word: one system call to wake it,
+// no mutex (a condition variable signalled under its mutex costs a second
+// futex call when the woken thread blocks on that mutex). The word is an
+// atomic: TSan sees the hand-over through it, not through the futex.
+void FutexWait(std::atomic<uint32_t>* word, uint32_t value) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE,
+          value, nullptr, nullptr, 0);
+}
+
+void FutexWake(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1,
+          nullptr, nullptr, 0);
+}
+
+// Linux 6.16+ gives each process a private futex hash of 4 buckets per CPU
+// (at least 16) and does not grow it with the number of threads: with
+// thousands of parked or exiting workers, every futex call walks a bucket
+// of hundreds of waiters. When the pool reaches 256, 1024, 4096, ...
+// workers, ask for 4 buckets per worker (PR_FUTEX_HASH, only ever growing
+// it; nothing happens on older kernels or on a process using the global
+// hash).
+void GrowFutexHash(int workers) {
+  constexpr int kPrFutexHash = 78, kSetSlots = 1, kGetSlots = 2;
+  if (workers < 256 || (workers & (workers - 1)) != 0 ||
+      (__builtin_ctz(static_cast<unsigned>(workers)) & 1) != 0) {
+    return;  // only at 4^k, k >= 4
+  }
+  const long want = std::min<long>(4L * workers, 1L << 20);
+  const int have = prctl(kPrFutexHash, kGetSlots, 0, 0, 0);
+  if (have <= 0 || have >= want) return;
+  prctl(kPrFutexHash, kSetSlots, want, 0, 0);
+}
+
 }  // namespace
 
-WorkerPool::WorkerPool(const Options& options) : options_(options) {
-  queue_.set_capacity(static_cast<std::ptrdiff_t>(options_.max_queued));
+struct WorkerPool::Worker {
+  pthread_t thread;
+  void* stack = nullptr;  // lowest address of its stack slot, or nullptr
+  size_t index = 0;       // in all_, under mu_
+  // Park(): 0 while asleep; WakeOne()/Shutdown() store 1 and wake it.
+  std::atomic<uint32_t> wake{0};
+  Worker* next_exited = nullptr;  // in exited_
+};
+
+WorkerPool::WorkerPool(const Options& options)
+    : options_(options),
+      stack_bytes_(StackBytes(options.stack_size)),
+      slot_bytes_(stack_bytes_ == 0 ? 0 : stack_bytes_ + PageSize()) {
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }
@@ -48,13 +160,79 @@ absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
                         "cannot start a worker thread");
     }
   }
-  if (!queue_.try_push(task->get())) {
+  if (!TryPush(task->get())) {
     balance_.fetch_add(1, std::memory_order_acq_rel);
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many queued connects (max_queued ", options_.max_queued, ")"));
   }
   Push(task->release());
   return absl::OkStatus();
+}
+
+void* WorkerPool::TakeStackLocked() {
+  if (!free_stacks_.empty()) {
+    void* s = free_stacks_.back();
+    free_stacks_.pop_back();
+    return s;
+  }
+  if (slot_bytes_ == 0 || !own_stacks_) return nullptr;
+  if (chunks_.empty() || chunk_used_ == chunk_slots_) {
+    // Chunks grow 1, 2, 4, ... up to kMaxChunkSlots slots (and never past
+    // max_workers), so a small pool reserves little address space.
+    size_t slots = chunks_.empty() ? 1 : std::min(chunk_slots_ * 2,
+                                                  kMaxChunkSlots);
+    slots = std::min<size_t>(slots, std::max(1, options_.max_workers));
+    // MAP_NORESERVE: address space only; a stack's pages are allocated as
+    // its thread touches them. Without guard regions (below), each slot's
+    // stack is made accessible by mprotect() when first used.
+    void* base = mmap(nullptr, slots * slot_bytes_,
+                      HaveGuardRegions() ? PROT_READ | PROT_WRITE : PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+      own_stacks_ = false;  // leave stacks to pthread_create() from now on
+      return nullptr;
+    }
+    // Never huge pages: one touched stack page must not cost 2 MiB.
+    madvise(base, slots * slot_bytes_, MADV_NOHUGEPAGE);
+    chunks_.push_back(Chunk{base, slots * slot_bytes_});
+    chunk_slots_ = slots;
+    chunk_used_ = 0;
+  }
+  char* slot =
+      static_cast<char*>(chunks_.back().base) + chunk_used_ * slot_bytes_;
+  // The slot's first page is its guard. A guard region lives in the page
+  // tables, so the chunk stays one mapping and munmap() frees all its
+  // stacks at once; without them, the guard is a PROT_NONE page and each
+  // stack a mapping of its own (as glibc's are).
+  if (HaveGuardRegions() ? madvise(slot, PageSize(), kMadvGuardInstall) != 0
+                         : mprotect(slot + PageSize(), stack_bytes_,
+                                    PROT_READ | PROT_WRITE) != 0) {
+    return nullptr;  // (this slot is wasted; a later call may succeed)
+  }
+  ++chunk_used_;
+  return slot;
+}
+
+void WorkerPool::ReturnStackLocked(void* stack) {
+  if (stack != nullptr) free_stacks_.push_back(stack);
+}
+
+bool WorkerPool::TryPush(Task* task) {
+  MutexLock lock(&queue_mu_);
+  if (queue_.size() >= options_.max_queued) return false;
+  queue_.push_back(task);
+  queued_.store(queue_.size(), std::memory_order_relaxed);
+  return true;
+}
+
+bool WorkerPool::TryPop(Task** task) {
+  if (queued_.load(std::memory_order_relaxed) == 0) return false;
+  MutexLock lock(&queue_mu_);
+  if (queue_.empty()) return false;
+  *task = queue_.front();
+  queue_.pop_front();
+  queued_.store(queue_.size(), std::memory_order_relaxed);
+  return true;
 }
 
 bool WorkerPool::StartWorker() {
@@ -65,42 +243,61 @@ bool WorkerPool::StartWorker() {
   } while (!live_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
   JoinExited();
   // Under mu_, with the stopping_ check: Shutdown() sets stopping_ under mu_
-  // as it takes its snapshot of running_, so every worker is either in that
-  // snapshot (and gets a stop signal) or never starts.
+  // as it takes its snapshot of all_, so every worker is either in that
+  // snapshot (and joined) or never starts.
   MutexLock lock(&mu_);
-  absl::StatusOr<pthread_t> t =
-      stopping_.load(std::memory_order_relaxed)
-          ? absl::CancelledError("connector is shutting down")
-          : StartThread(options_.ops, options_.stack_size,
-                        [this] { WorkerLoop(); });
+  auto* w = new Worker;
+  absl::StatusOr<pthread_t> t;
+  if (stopping_.load(std::memory_order_relaxed)) {
+    t = absl::CancelledError("connector is shutting down");
+  } else {
+    w->stack = TakeStackLocked();
+    auto fn = [this, w] { WorkerLoop(w); };
+    t = w->stack != nullptr
+            ? StartThreadOnStack(options_.ops,
+                                 static_cast<char*>(w->stack) + PageSize(),
+                                 stack_bytes_, fn)
+            : StartThread(options_.ops, options_.stack_size, fn);
+  }
   if (!t.ok()) {
+    ReturnStackLocked(w->stack);
+    delete w;
     live_.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }
-  running_.push_back(*t);
+  w->thread = *t;
+  w->index = all_.size();
+  all_.push_back(w);
+  GrowFutexHash(static_cast<int>(all_.size()));
   return true;
 }
 
-void WorkerPool::WorkerLoop() {
+void WorkerPool::WorkerLoop(Worker* self) {
   for (;;) {
     balance_.fetch_add(1, std::memory_order_acq_rel);  // idle: one item is mine
-    Task* task = Pop();
-    if (task == nullptr) break;  // Shutdown signal.
+    Task* task = Pop(self);
+    if (task == nullptr) break;  // Retired, or the pool stops.
     task->Run();
     delete task;
+    // relaxed: a shortcut; Pop() checks again where it matters.
+    if (stopping_.load(std::memory_order_relaxed)) break;
   }
-  live_.fetch_sub(1, std::memory_order_relaxed);
-  MutexLock lock(&mu_);
-  pthread_t self = pthread_self();
-  auto it = std::find_if(running_.begin(), running_.end(),
-                         [&](pthread_t t) { return pthread_equal(t, self); });
-  if (it != running_.end()) {
-    running_.erase(it);
-    exited_.push_back(self);
-  }
+  Exit(self);
 }
 
-Task* WorkerPool::Pop() {
+void WorkerPool::Exit(Worker* self) {
+  live_.fetch_sub(1, std::memory_order_relaxed);
+  // release: JoinExited() reads the record after taking the list. The pool
+  // outlives this push: Shutdown() joins every thread before it returns.
+  Worker* head = exited_.load(std::memory_order_relaxed);
+  do {
+    self->next_exited = head;
+  } while (!exited_.compare_exchange_weak(head, self,
+                                          std::memory_order_release,
+                                          std::memory_order_relaxed));
+}
+
+Task* WorkerPool::Pop(Worker* self) {
   Task* task = nullptr;
   // seq_cst on spinning_ and the fences: a Dekker hand-shake with Push().
   // Either Push() sees this worker spinning, or this worker, having stopped,
@@ -108,33 +305,43 @@ Task* WorkerPool::Pop() {
   if (spinning_.fetch_add(1, std::memory_order_seq_cst) == 0) {
     const absl::Time end = absl::Now() + kIdleSpin;
     for (int i = 0;; ++i) {
-      if (queue_.try_pop(task)) {
+      if (TryPop(&task)) {
         spinning_.fetch_sub(1, std::memory_order_seq_cst);
         std::atomic_thread_fence(std::memory_order_seq_cst);
         // A task pushed while we spun found no one to wake: pass it on.
-        if (!queue_.empty()) WakeOne();
+        if (queued_.load(std::memory_order_relaxed) != 0) WakeOne();
         return task;
       }
-      if ((i & 15) == 15 && absl::Now() >= end) break;
+      if ((i & 15) == 15 &&
+          (absl::Now() >= end || stopping_.load(std::memory_order_relaxed))) {
+        break;
+      }
       CpuRelax();
     }
   }
   spinning_.fetch_sub(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return Park();
+  return Park(self);
 }
 
-Task* WorkerPool::Park() {
-  Parker parker;
+Task* WorkerPool::Park(Worker* self) {
   Task* task = nullptr;
   for (;;) {
     {
       MutexLock lock(&park_mu_);
-      if (queue_.try_pop(task)) return task;  // Re-check under the lock.
-      parked_.push_back(&parker);
+      // Re-check under the lock. Shutdown() sets stopping_ before it takes
+      // park_mu_ to wake the parked: a worker parking later sees it here.
+      if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+      if (TryPop(&task)) return task;
+      self->wake.store(0, std::memory_order_relaxed);
+      parked_.push_back(self);
     }
-    parker.Wait();
-    if (queue_.try_pop(task)) return task;
+    // acquire: pairs with the waker's release store.
+    while (self->wake.load(std::memory_order_acquire) == 0) {
+      FutexWait(&self->wake, 0);
+    }
+    if (stopping_.load(std::memory_order_acquire)) return nullptr;
+    if (TryPop(&task)) return task;
   }
 }
 
@@ -145,26 +352,20 @@ void WorkerPool::Push(Task* task) {
 }
 
 void WorkerPool::WakeOne() {
-  Parker* p;
+  Worker* w;
   {
     MutexLock lock(&park_mu_);
     if (parked_.empty()) return;
-    p = parked_.back();  // LIFO: the most recently active worker is warmest.
+    w = parked_.back();  // LIFO: the most recently active worker is warmest.
     parked_.pop_back();
   }
-  p->Wake();
-}
-
-void WorkerPool::Parker::Wait() {
-  MutexLock lock(&mu_);
-  while (!woken_) cv_.Wait();
-  woken_ = false;
-}
-
-void WorkerPool::Parker::Wake() {
-  MutexLock lock(&mu_);
-  woken_ = true;
-  cv_.Signal();  // Under mu_: the Parker lives until Wait() re-takes it.
+  // Outside the lock: the woken worker takes no lock of ours on its way out
+  // of Park(). Once the store is seen, the worker may run, exit and be
+  // joined and freed before FutexWake() is made: a futex call on a stale
+  // address touches no memory of ours and at worst wakes a waiter there
+  // spuriously, which every futex waiter (ours, glibc's) tolerates.
+  w->wake.store(1, std::memory_order_release);
+  FutexWake(&w->wake);
 }
 
 void WorkerPool::RetireIdle(int n) {
@@ -174,7 +375,7 @@ void WorkerPool::RetireIdle(int n) {
       if (b <= 0) break;
     } while (!balance_.compare_exchange_weak(b, b - 1,
                                              std::memory_order_acq_rel));
-    if (b <= 0 || !queue_.try_push(nullptr)) break;
+    if (b <= 0 || !TryPush(nullptr)) break;
     Push(nullptr);
   }
   JoinExited();
@@ -190,39 +391,74 @@ int WorkerPool::workers() const {
 }
 
 void WorkerPool::JoinExited() {
-  std::vector<pthread_t> exited;
+  if (exited_.load(std::memory_order_relaxed) == nullptr) return;
+  std::vector<Worker*> exited;
   {
     MutexLock lock(&mu_);
-    exited.swap(exited_);
+    // Once stopping, Shutdown() joins every worker still in all_.
+    if (stopping_.load(std::memory_order_relaxed)) return;
+    // acquire: pairs with Exit()'s release push.
+    for (Worker* w = exited_.exchange(nullptr, std::memory_order_acquire);
+         w != nullptr; w = w->next_exited) {
+      Worker* last = all_.back();  // O(1) removal from all_
+      all_[w->index] = last;
+      last->index = w->index;
+      all_.pop_back();
+      exited.push_back(w);
+    }
   }
-  for (pthread_t t : exited) pthread_join(t, nullptr);
+  for (Worker* w : exited) pthread_join(w->thread, nullptr);
+  {
+    MutexLock lock(&mu_);
+    for (Worker* w : exited) {
+      // The stack is free again; its pages need not stay resident.
+      if (w->stack != nullptr) {
+        madvise(static_cast<char*>(w->stack) + PageSize(), stack_bytes_,
+                MADV_DONTNEED);
+      }
+      ReturnStackLocked(w->stack);
+      delete w;
+    }
+  }
 }
 
 void WorkerPool::Shutdown() {
-  std::vector<pthread_t> threads;
-  size_t live;
+  std::vector<Worker*> workers;
   {
     MutexLock lock(&mu_);  // See StartWorker().
     if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
-    live = running_.size();
-    threads = running_;
-    threads.insert(threads.end(), exited_.begin(), exited_.end());
+    workers.swap(all_);
   }
-  // One signal per live worker; a blocking push, since workers keep
-  // draining. A worker moving from running_ to exited_ meanwhile just leaves
-  // one signal unused.
-  for (size_t i = 0; i < live; ++i) {
-    queue_.push(nullptr);
-    WakeOne();  // Every parked worker must see its signal.
+  // Every worker stops after its current task: the poller sees stopping_
+  // in its loop, a parked worker is woken here, a busy one sees stopping_
+  // when it parks (under park_mu_, after this critical section) or here.
+  std::vector<Worker*> parked;
+  {
+    MutexLock lock(&park_mu_);
+    parked.swap(parked_);
   }
-  for (pthread_t t : threads) pthread_join(t, nullptr);
+  for (Worker* w : parked) {
+    w->wake.store(1, std::memory_order_release);
+    FutexWake(&w->wake);
+  }
+  // The joins are cheap: the stacks are ours (no munmap() per thread), and
+  // each exiting thread has long been running on the other CPU.
+  for (Worker* w : workers) pthread_join(w->thread, nullptr);
+  exited_.store(nullptr, std::memory_order_relaxed);  // all joined above
+  for (Worker* w : workers) delete w;
   {
     MutexLock lock(&mu_);
-    running_.clear();
-    exited_.clear();
+    for (const Chunk& c : chunks_) munmap(c.base, c.size);
+    chunks_.clear();
+    free_stacks_.clear();
   }
-  Task* task = nullptr;
-  while (queue_.try_pop(task)) {
+  std::deque<Task*> queued;
+  {
+    MutexLock lock(&queue_mu_);
+    queued.swap(queue_);
+    queued_.store(0, std::memory_order_relaxed);
+  }
+  for (Task* task : queued) {
     if (task == nullptr) continue;
     task->Abandon();
     delete task;

@@ -4,12 +4,14 @@
 // Why threads and not TBB tasks: every job blocks in getaddrinfo() or
 // connect() for up to minutes; oneTBB's own guide says blocking work belongs
 // on full-blown threads (docs/design.md has the reasoning). Jobs travel
-// through a tbb::concurrent_bounded_queue. An idle worker polls it for a
-// short while (one worker at a time), then parks on its own condition
-// variable in a LIFO stack; Submit() wakes a parked worker only when no
-// worker is polling. (tbb's blocking pop() hands each item to the oldest
-// blocked popper, so a polling worker could never take it and every
-// hand-off would cost a futex wake-up: see docs/design.md.)
+// through a mutex-protected queue. An idle worker polls it for a short
+// while (one worker at a time), then parks on its own futex word in a LIFO
+// stack; Submit() wakes a parked worker (one futex call, no lock held) only
+// when no worker is polling.
+//
+// Threads run on stacks the pool allocates itself, in chunks (guard pages
+// as guard regions where the kernel has them), and Shutdown() joins every
+// thread: no glibc munmap() per thread, and one munmap() per chunk.
 //
 // Elasticity, with one atomic counter: balance_ = idle workers - queued
 // tasks. Submit() decrements it; a result <= 0 means no idle worker is left
@@ -31,6 +33,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -39,7 +42,6 @@
 #include "absl/time/time.h"
 #include "lib/mutex.h"
 #include "lib/socket_ops.h"
-#include "oneapi/tbb/concurrent_queue.h"
 
 namespace tether {
 namespace internal {
@@ -86,29 +88,43 @@ class WorkerPool {
   void Shutdown();
 
  private:
-  bool StartWorker();
-  void WorkerLoop();
-  // Sleeps on a condition variable until WakeOne() picks it.
-  class Parker {
-   public:
-    void Wait();
-    void Wake();
-
-   private:
-    Mutex mu_;
-    CondVar cv_{&mu_};
-    bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  struct Worker;  // one thread: its stack, its park word (worker_pool.cc)
+  struct Chunk {  // one mmap() holding the stacks of several workers
+    void* base;
+    size_t size;
   };
 
-  Task* Pop();
-  Task* Park();
+  bool StartWorker();
+  void WorkerLoop(Worker* self);
+  void Exit(Worker* self);
+  Task* Pop(Worker* self);
+  Task* Park(Worker* self);
   // After an item is queued: wakes a parked worker unless one is polling.
   void Push(Task* task);
   void WakeOne();
   void JoinExited();
+  // A stack for a new worker (nullptr: let pthread_create() allocate one),
+  // and back to the free list after the worker was joined.
+  void* TakeStackLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReturnStackLocked(void* stack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
-  tbb::concurrent_bounded_queue<Task*> queue_;
+  // A worker's stack slot: a guard page, then the stack (page-rounded).
+  const size_t stack_bytes_;
+  const size_t slot_bytes_;
+  // The queue of submitted tasks (null: a retirement signal). A mutex, not
+  // a lock-free queue: the poller reads queued_ without the lock and takes
+  // the lock only when there is something to take, and the submitter's
+  // critical section is a push_back. (tbb::concurrent_bounded_queue was
+  // used before: its page recycling is invisible to TSan, which then
+  // reported races inside it.)
+  bool TryPush(Task* task);
+  bool TryPop(Task** task);
+  Mutex queue_mu_;
+  std::deque<Task*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // queue_.size(), readable without queue_mu_: written under it, relaxed
+  // (the seq_cst fences of the poller/submitter hand-shake order it).
+  std::atomic<size_t> queued_{0};
   // Idle workers minus queued tasks; see the file comment. acq_rel on every
   // update: the counter hands a reservation from one thread to another.
   std::atomic<int64_t> balance_{0};
@@ -118,13 +134,21 @@ class WorkerPool {
   // Idle workers polling the queue; at most one spins, the rest block, so
   // spinning never takes a core from the connects (Go's spinning-M limit).
   std::atomic<int> spinning_{0};
+  // Workers that returned from WorkerLoop() and wait to be joined: a stack
+  // pushed by exiting workers, taken whole by JoinExited().
+  std::atomic<Worker*> exited_{nullptr};
 
   Mutex park_mu_;
-  std::vector<Parker*> parked_ ABSL_GUARDED_BY(park_mu_);  // idle, asleep
+  std::vector<Worker*> parked_ ABSL_GUARDED_BY(park_mu_);  // idle, asleep
 
   Mutex mu_;
-  std::vector<pthread_t> running_ ABSL_GUARDED_BY(mu_);
-  std::vector<pthread_t> exited_ ABSL_GUARDED_BY(mu_);  // not yet joined
+  // Every started, not yet joined worker; Worker::index is its position.
+  std::vector<Worker*> all_ ABSL_GUARDED_BY(mu_);
+  std::vector<Chunk> chunks_ ABSL_GUARDED_BY(mu_);
+  std::vector<void*> free_stacks_ ABSL_GUARDED_BY(mu_);
+  size_t chunk_used_ ABSL_GUARDED_BY(mu_) = 0;  // slots of chunks_.back()
+  size_t chunk_slots_ ABSL_GUARDED_BY(mu_) = 0;
+  bool own_stacks_ ABSL_GUARDED_BY(mu_) = true;  // false once mmap failed
 };
 
 }  // namespace internal

@@ -1,0 +1,262 @@
+// tests/worker_pool_test.cc: lib/worker_pool.h on its own (no sockets).
+//
+// Shutdown() must leave no thread behind (the count of /proc/self/task is
+// back to where it was the moment Shutdown() returns), must abandon what is
+// still queued, and every worker runs on a guarded stack of the requested
+// size. No timing assertions: waits are on conditions, with bounded time.
+
+#include "lib/worker_pool.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "lib/socket_ops.h"
+#include "tests/testing/loopback.h"
+
+namespace tether {
+namespace internal {
+namespace {
+
+using testing::CountThreads;
+using testing::WaitFor;
+
+class Gate {
+ public:
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+class FnTask : public Task {
+ public:
+  FnTask(std::function<void()> run, std::function<void()> abandon = nullptr)
+      : run_(std::move(run)), abandon_(std::move(abandon)) {}
+  void Run() override { run_(); }
+  void Abandon() override {
+    if (abandon_) abandon_();
+  }
+
+ private:
+  std::function<void()> run_;
+  std::function<void()> abandon_;
+};
+
+absl::Status Submit(WorkerPool& pool, std::function<void()> run,
+                    std::function<void()> abandon = nullptr,
+                    bool only_if_idle = false) {
+  std::unique_ptr<Task> t(new FnTask(std::move(run), std::move(abandon)));
+  return pool.Submit(&t, only_if_idle);
+}
+
+WorkerPool::Options Opts(int max_workers, size_t stack = 64 * 1024) {
+  WorkerPool::Options o;
+  o.max_workers = max_workers;
+  o.stack_size = stack;
+  o.max_queued = 1 << 16;
+  o.ops = SocketOps::Default();
+  return o;
+}
+
+int BaseThreads() {
+  std::thread([] {}).join();
+  int n = CountThreads();
+  for (int i = 0; i < 50; ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+    const int now = CountThreads();
+    if (now == n && i >= 5) break;
+    n = now;
+  }
+  return n;
+}
+
+TEST(WorkerPoolTest, RunsEveryTaskOnItsOwnWorkerWhileOthersBlock) {
+  WorkerPool pool(Opts(64));
+  Gate gate;
+  std::atomic<int> running{0}, done{0};
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(Submit(pool, [&] {
+                  running.fetch_add(1);
+                  gate.Wait();
+                  done.fetch_add(1);
+                }).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return running.load() == 40; }));
+  EXPECT_EQ(pool.workers(), 40);
+  gate.Open();
+  ASSERT_TRUE(WaitFor([&] { return done.load() == 40; }));
+  ASSERT_TRUE(WaitFor([&] { return pool.idle() == 40; }));
+}
+
+TEST(WorkerPoolTest, ShutdownLeavesNoThreadParkedOrBusy) {
+  const int before = BaseThreads();
+  {
+    WorkerPool pool(Opts(300));
+    Gate gate;
+    std::atomic<int> running{0};
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_TRUE(Submit(pool, [&] {
+                    running.fetch_add(1);
+                    gate.Wait();
+                  }).ok());
+    }
+    ASSERT_TRUE(WaitFor([&] { return running.load() == 300; }));
+    EXPECT_EQ(CountThreads(), before + 300);
+    gate.Open();
+    // Half of them parked, the rest may still be on their way.
+    ASSERT_TRUE(WaitFor([&] { return pool.idle() >= 150; }));
+    pool.Shutdown();
+    // Joined: not one left, the moment Shutdown() returns.
+    EXPECT_EQ(CountThreads(), before);
+    EXPECT_EQ(pool.workers(), 0);
+  }
+  EXPECT_EQ(CountThreads(), before);
+}
+
+TEST(WorkerPoolTest, ShutdownWaitsForBusyWorkersAndAbandonsTheQueue) {
+  const int before = BaseThreads();
+  WorkerPool pool(Opts(2));
+  Gate gate;
+  std::atomic<int> running{0}, ran{0}, abandoned{0};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(Submit(pool, [&] {
+                  running.fetch_add(1);
+                  gate.Wait();
+                }).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return running.load() == 2; }));
+  // At max_workers: these wait in the queue.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Submit(pool, [&] { ran.fetch_add(1); },
+                       [&] { abandoned.fetch_add(1); })
+                    .ok());
+  }
+  std::thread opener([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    gate.Open();
+  });
+  pool.Shutdown();  // returns once both busy workers finished
+  opener.join();
+  EXPECT_EQ(ran.load() + abandoned.load(), 5);
+  EXPECT_EQ(CountThreads(), before);
+  EXPECT_EQ(Submit(pool, [] {}).code(), absl::StatusCode::kCancelled);
+}
+
+TEST(WorkerPoolTest, OnlyIfIdleFailsAtMaxWorkers) {
+  WorkerPool pool(Opts(1));
+  Gate gate;
+  std::atomic<int> running{0};
+  ASSERT_TRUE(Submit(pool, [&] {
+                running.fetch_add(1);
+                gate.Wait();
+              }).ok());
+  ASSERT_TRUE(WaitFor([&] { return running.load() == 1; }));
+  EXPECT_EQ(Submit(pool, [] {}, nullptr, /*only_if_idle=*/true).code(),
+            absl::StatusCode::kUnavailable);
+  gate.Open();
+}
+
+TEST(WorkerPoolTest, RetiredWorkersAreJoinedAndTheirStacksReused) {
+  const int before = BaseThreads();
+  WorkerPool pool(Opts(16));
+  for (int round = 0; round < 3; ++round) {
+    Gate gate;
+    std::atomic<int> running{0}, done{0};
+    for (int i = 0; i < 16; ++i) {
+      ASSERT_TRUE(Submit(pool, [&] {
+                    running.fetch_add(1);
+                    gate.Wait();
+                    done.fetch_add(1);
+                  }).ok());
+    }
+    ASSERT_TRUE(WaitFor([&] { return running.load() == 16; }));
+    gate.Open();
+    ASSERT_TRUE(WaitFor([&] { return pool.idle() == 16; }));
+    pool.RetireIdle(16);
+    ASSERT_TRUE(WaitFor([&] {
+      pool.RetireIdle(0);  // joins the workers that exited
+      return pool.workers() == 0 && CountThreads() == before;
+    }));
+  }
+}
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || \
+    defined(TETHER_TSAN)
+#define TETHER_SANITIZED 1
+#endif
+
+TEST(WorkerPoolTest, WorkerStackHasTheRequestedSize) {
+#ifdef TETHER_SANITIZED
+  GTEST_SKIP() << "sanitizers grow thread stacks by their own TLS";
+#endif
+  for (size_t kib : {64, 256, 320}) {
+    WorkerPool pool(Opts(1, kib * 1024));
+    std::atomic<size_t> size{0};
+    std::atomic<bool> done{false};
+    ASSERT_TRUE(Submit(pool, [&] {
+                  pthread_attr_t attr;
+                  size_t s = 0;
+                  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+                    pthread_attr_getstacksize(&attr, &s);
+                    pthread_attr_destroy(&attr);
+                  }
+                  size = s;
+                  done = true;
+                }).ok());
+    ASSERT_TRUE(WaitFor([&] { return done.load(); }));
+    EXPECT_EQ(size.load(), kib * 1024);
+  }
+}
+
+// Touches every page below the frame, one page per call, far past any
+// worker stack's end (1 GiB).
+[[gnu::noinline]] int Recurse(volatile char* prev, int depth) {
+  volatile char page[4096];
+  page[0] = 1;
+  page[sizeof(page) - 1] = prev != nullptr ? prev[0] : 0;
+  if (depth > (1 << 18)) return page[0];
+  return Recurse(page, depth + 1) + page[100];
+}
+
+TEST(WorkerPoolDeathTest, StackOverflowHitsTheGuardPage) {
+#ifdef TETHER_SANITIZED
+  GTEST_SKIP() << "sanitizers report a stack overflow their own way";
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        WorkerPool pool(Opts(4));
+        std::atomic<bool> done{false};
+        (void)Submit(pool, [&] { done = Recurse(nullptr, 0) != 0; });
+        // Another worker, so the overflowing stack has neighbours.
+        (void)Submit(pool, [] { absl::SleepFor(absl::Seconds(30)); });
+        absl::SleepFor(absl::Seconds(30));
+        _exit(done ? 0 : 1);
+      },
+      ::testing::KilledBySignal(SIGSEGV), "");
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace tether

@@ -32,6 +32,11 @@ constexpr size_t kMaxOwnStack = size_t{64} << 20;
 // madvise(MADV_GUARD_INSTALL), Linux 6.13+ (not in older headers).
 constexpr int kMadvGuardInstall = 102;
 
+// Worker::wake.
+constexpr uint32_t kAsleep = 0;
+constexpr uint32_t kWoken = 1;        // take one task, or park again
+constexpr uint32_t kWokenToSpin = 2;  // counted in spinning_: poll the queue
+
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -129,8 +134,9 @@ struct WorkerPool::Worker {
   pthread_t thread;
   void* stack = nullptr;  // lowest address of its stack slot, or nullptr
   size_t index = 0;       // in all_, under mu_
-  // Park(): 0 while asleep; WakeOne()/Shutdown() store 1 and wake it.
-  std::atomic<uint32_t> wake{0};
+  // Pop(): kAsleep while parked; WakeOne()/Shutdown() store kWoken or
+  // kWokenToSpin and wake it.
+  std::atomic<uint32_t> wake{kAsleep};
   Worker* next_exited = nullptr;  // in exited_
 };
 
@@ -301,71 +307,88 @@ Task* WorkerPool::Pop(Worker* self) {
   Task* task = nullptr;
   // seq_cst on spinning_ and the fences: a Dekker hand-shake with Push().
   // Either Push() sees this worker spinning, or this worker, having stopped,
-  // sees the pushed task (in Park()'s re-check).
-  if (spinning_.fetch_add(1, std::memory_order_seq_cst) == 0) {
-    const absl::Time end = absl::Now() + kIdleSpin;
-    for (int i = 0;; ++i) {
-      if (TryPop(&task)) {
-        spinning_.fetch_sub(1, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        // A task pushed while we spun found no one to wake: pass it on.
-        if (queued_.load(std::memory_order_relaxed) != 0) WakeOne();
-        return task;
-      }
-      if ((i & 15) == 15 &&
-          (absl::Now() >= end || stopping_.load(std::memory_order_relaxed))) {
-        break;
-      }
-      CpuRelax();
+  // sees the pushed task (in the re-check before it parks).
+  bool spinner = spinning_.fetch_add(1, std::memory_order_seq_cst) == 0;
+  if (!spinner) {
+    spinning_.fetch_sub(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  for (;;) {
+    if (spinner && Spin(&task)) return task;
+    // Park. The re-check under the lock: Shutdown() sets stopping_ before
+    // it takes park_mu_ to wake the parked, so a worker parking later sees
+    // it here; a task pushed after this check finds this worker parked.
+    {
+      MutexLock lock(&park_mu_);
+      if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+      if (TryPop(&task)) return task;
+      self->wake.store(kAsleep, std::memory_order_relaxed);
+      parked_.push_back(self);
     }
+    uint32_t woken;
+    // acquire: pairs with the waker's release store.
+    while ((woken = self->wake.load(std::memory_order_acquire)) == kAsleep) {
+      FutexWait(&self->wake, kAsleep);
+    }
+    spinner = woken == kWokenToSpin;  // counted in spinning_ by the waker
+    if (stopping_.load(std::memory_order_acquire)) {
+      if (spinner) spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      return nullptr;
+    }
+    if (!spinner && TryPop(&task)) return task;
+  }
+}
+
+bool WorkerPool::Spin(Task** task) {
+  const absl::Time end = absl::Now() + kIdleSpin;
+  for (int i = 0;; ++i) {
+    if (TryPop(task)) {
+      spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      // Tasks queued behind this one found a spinner and woke no one (a
+      // burst of Connect() calls makes one wake-up, not one each): wake a
+      // parked worker for each of them.
+      for (size_t n = queued_.load(std::memory_order_relaxed);
+           n > 0 && WakeOne(/*to_spin=*/false); --n) {
+      }
+      return true;
+    }
+    if ((i & 15) == 15 &&
+        (absl::Now() >= end || stopping_.load(std::memory_order_relaxed))) {
+      break;
+    }
+    CpuRelax();
   }
   spinning_.fetch_sub(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return Park(self);
-}
-
-Task* WorkerPool::Park(Worker* self) {
-  Task* task = nullptr;
-  for (;;) {
-    {
-      MutexLock lock(&park_mu_);
-      // Re-check under the lock. Shutdown() sets stopping_ before it takes
-      // park_mu_ to wake the parked: a worker parking later sees it here.
-      if (stopping_.load(std::memory_order_relaxed)) return nullptr;
-      if (TryPop(&task)) return task;
-      self->wake.store(0, std::memory_order_relaxed);
-      parked_.push_back(self);
-    }
-    // acquire: pairs with the waker's release store.
-    while (self->wake.load(std::memory_order_acquire) == 0) {
-      FutexWait(&self->wake, 0);
-    }
-    if (stopping_.load(std::memory_order_acquire)) return nullptr;
-    if (TryPop(&task)) return task;
-  }
+  return false;
 }
 
 void WorkerPool::Push(Task* task) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  // relaxed after the fence: see Pop().
-  if (spinning_.load(std::memory_order_relaxed) == 0) WakeOne();
+  // relaxed after the fence: see Pop(). With no spinner, wake a parked
+  // worker to spin: the caller's next Connect() finds it spinning (even
+  // before it runs) and makes no system call.
+  if (spinning_.load(std::memory_order_relaxed) == 0) WakeOne(/*to_spin=*/true);
 }
 
-void WorkerPool::WakeOne() {
+bool WorkerPool::WakeOne(bool to_spin) {
   Worker* w;
   {
     MutexLock lock(&park_mu_);
-    if (parked_.empty()) return;
+    if (parked_.empty()) return false;
     w = parked_.back();  // LIFO: the most recently active worker is warmest.
     parked_.pop_back();
+    if (to_spin) spinning_.fetch_add(1, std::memory_order_seq_cst);
   }
   // Outside the lock: the woken worker takes no lock of ours on its way out
-  // of Park(). Once the store is seen, the worker may run, exit and be
+  // of Pop(). Once the store is seen, the worker may run, exit and be
   // joined and freed before FutexWake() is made: a futex call on a stale
   // address touches no memory of ours and at worst wakes a waiter there
   // spuriously, which every futex waiter (ours, glibc's) tolerates.
-  w->wake.store(1, std::memory_order_release);
+  w->wake.store(to_spin ? kWokenToSpin : kWoken, std::memory_order_release);
   FutexWake(&w->wake);
+  return true;
 }
 
 void WorkerPool::RetireIdle(int n) {
@@ -438,7 +461,7 @@ void WorkerPool::Shutdown() {
     parked.swap(parked_);
   }
   for (Worker* w : parked) {
-    w->wake.store(1, std::memory_order_release);
+    w->wake.store(kWoken, std::memory_order_release);
     FutexWake(&w->wake);
   }
   // The joins are cheap: the stacks are ours (no munmap() per thread), and

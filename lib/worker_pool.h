@@ -98,10 +98,14 @@ class WorkerPool {
   void WorkerLoop(Worker* self);
   void Exit(Worker* self);
   Task* Pop(Worker* self);
-  Task* Park(Worker* self);
+  // Polls the queue for a while as the spinner (counted in spinning_);
+  // true with the task taken (maybe null: a retirement signal).
+  bool Spin(Task** task);
   // After an item is queued: wakes a parked worker unless one is polling.
   void Push(Task* task);
-  void WakeOne();
+  // Wakes the most recently parked worker, if any: to take one task, or
+  // (`to_spin`) counted as the spinner at once. False when none is parked.
+  bool WakeOne(bool to_spin);
   void JoinExited();
   // A stack for a new worker (nullptr: let pthread_create() allocate one),
   // and back to the free list after the worker was joined.

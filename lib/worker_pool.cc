@@ -318,12 +318,21 @@ Task* WorkerPool::Pop(Worker* self) {
     // Park. The re-check under the lock: Shutdown() sets stopping_ before
     // it takes park_mu_ to wake the parked, so a worker parking later sees
     // it here; a task pushed after this check finds this worker parked.
+    bool took;
     {
       MutexLock lock(&park_mu_);
       if (stopping_.load(std::memory_order_relaxed)) return nullptr;
-      if (TryPop(&task)) return task;
-      self->wake.store(kAsleep, std::memory_order_relaxed);
-      parked_.push_back(self);
+      took = TryPop(&task);
+      if (!took) {
+        self->wake.store(kAsleep, std::memory_order_relaxed);
+        parked_.push_back(self);
+      }
+    }
+    if (took) {
+      // Tasks pushed just before this worker stopped spinning found it
+      // spinning and woke no one; this check sees them all, takes one.
+      WakeForQueued();
+      return task;
     }
     uint32_t woken;
     // acquire: pairs with the waker's release store.
@@ -346,11 +355,8 @@ bool WorkerPool::Spin(Task** task) {
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       // Tasks queued behind this one found a spinner and woke no one (a
-      // burst of Connect() calls makes one wake-up, not one each): wake a
-      // parked worker for each of them.
-      for (size_t n = queued_.load(std::memory_order_relaxed);
-           n > 0 && WakeOne(/*to_spin=*/false); --n) {
-      }
+      // burst of Connect() calls makes one wake-up, not one each).
+      WakeForQueued();
       return true;
     }
     if ((i & 15) == 15 &&
@@ -362,6 +368,12 @@ bool WorkerPool::Spin(Task** task) {
   spinning_.fetch_sub(1, std::memory_order_seq_cst);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return false;
+}
+
+void WorkerPool::WakeForQueued() {
+  for (size_t n = queued_.load(std::memory_order_relaxed);
+       n > 0 && WakeOne(/*to_spin=*/false); --n) {
+  }
 }
 
 void WorkerPool::Push(Task* task) {

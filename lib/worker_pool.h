@@ -106,6 +106,9 @@ class WorkerPool {
   // Wakes the most recently parked worker, if any: to take one task, or
   // (`to_spin`) counted as the spinner at once. False when none is parked.
   bool WakeOne(bool to_spin);
+  // A spinner that took a task: wakes a parked worker for each task still
+  // queued (they found it spinning, so nobody was woken for them).
+  void WakeForQueued();
   void JoinExited();
   // A stack for a new worker (nullptr: let pthread_create() allocate one),
   // and back to the free list after the worker was joined.

@@ -109,6 +109,33 @@ TEST(WorkerPoolTest, RunsEveryTaskOnItsOwnWorkerWhileOthersBlock) {
   ASSERT_TRUE(WaitFor([&] { return pool.idle() == 40; }));
 }
 
+TEST(WorkerPoolTest, EveryTaskOfABurstIntoParkedWorkersRuns) {
+  // A burst wakes one worker as the spinner and only queues the rest; the
+  // spinner (or a worker that stopped spinning just then) must wake a
+  // parked worker for each of them, or they wait for the next Submit().
+  // Each task blocks, so each needs its own worker; no new thread starts.
+  constexpr int kBurst = 8;
+  WorkerPool pool(Opts(kBurst));
+  for (int round = 0; round < 200; ++round) {
+    Gate gate;
+    std::atomic<int> running{0}, done{0};
+    for (int i = 0; i < kBurst; ++i) {
+      ASSERT_TRUE(Submit(pool, [&] {
+                    running.fetch_add(1);
+                    gate.Wait();
+                    done.fetch_add(1);
+                  }).ok());
+    }
+    ASSERT_TRUE(WaitFor([&] { return running.load() == kBurst; }))
+        << "round " << round << ": " << running.load() << " of " << kBurst
+        << " running";
+    gate.Open();
+    ASSERT_TRUE(WaitFor([&] { return done.load() == kBurst; }));
+    ASSERT_TRUE(WaitFor([&] { return pool.idle() == kBurst; }));
+    if (round % 2 == 1) absl::SleepFor(absl::Microseconds(200));  // parked
+  }
+}
+
 TEST(WorkerPoolTest, ShutdownLeavesNoThreadParkedOrBusy) {
   const int before = BaseThreads();
   {

@@ -308,12 +308,13 @@ Task* WorkerPool::Pop(Worker* self) {
   // seq_cst on spinning_ and the fences: a Dekker hand-shake with Push().
   // Either Push() sees this worker spinning, or this worker, having stopped,
   // sees the pushed task (in the re-check before it parks).
-  bool spinner = spinning_.fetch_add(1, std::memory_order_seq_cst) == 0;
-  if (!spinner) {
-    spinning_.fetch_sub(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
+  // Only the worker that becomes the spinner touches spinning_ (a count a
+  // submitter saw must belong to a worker that will re-check the queue).
+  int none = 0;
+  bool spinner = spinning_.compare_exchange_strong(none, 1,
+                                                   std::memory_order_seq_cst);
   for (;;) {
+    const bool was_spinner = spinner;
     if (spinner && Spin(&task)) return task;
     // Park. The re-check under the lock: Shutdown() sets stopping_ before
     // it takes park_mu_ to wake the parked, so a worker parking later sees
@@ -330,8 +331,8 @@ Task* WorkerPool::Pop(Worker* self) {
     }
     if (took) {
       // Tasks pushed just before this worker stopped spinning found it
-      // spinning and woke no one; this check sees them all, takes one.
-      WakeForQueued();
+      // spinning and woke no one; this check sees them, but takes one.
+      if (was_spinner) WakeForQueued();
       return task;
     }
     uint32_t woken;

@@ -144,6 +144,7 @@ WorkerPool::WorkerPool(const Options& options)
     : options_(options),
       stack_bytes_(StackBytes(options.stack_size)),
       slot_bytes_(stack_bytes_ == 0 ? 0 : stack_bytes_ + PageSize()) {
+  queue_.set_capacity(static_cast<std::ptrdiff_t>(options_.max_queued));
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }
@@ -223,22 +224,9 @@ void WorkerPool::ReturnStackLocked(void* stack) {
   if (stack != nullptr) free_stacks_.push_back(stack);
 }
 
-bool WorkerPool::TryPush(Task* task) {
-  MutexLock lock(&queue_mu_);
-  if (queue_.size() >= options_.max_queued) return false;
-  queue_.push_back(task);
-  queued_.store(queue_.size(), std::memory_order_relaxed);
-  return true;
-}
-
-bool WorkerPool::TryPop(Task** task) {
-  if (queued_.load(std::memory_order_relaxed) == 0) return false;
-  MutexLock lock(&queue_mu_);
-  if (queue_.empty()) return false;
-  *task = queue_.front();
-  queue_.pop_front();
-  queued_.store(queue_.size(), std::memory_order_relaxed);
-  return true;
+size_t WorkerPool::Queued() const {
+  const std::ptrdiff_t n = queue_.size();
+  return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
 bool WorkerPool::StartWorker() {
@@ -372,7 +360,7 @@ bool WorkerPool::Spin(Task** task) {
 }
 
 void WorkerPool::WakeForQueued() {
-  for (size_t n = queued_.load(std::memory_order_relaxed);
+  for (size_t n = Queued();
        n > 0 && WakeOne(/*to_spin=*/false); --n) {
   }
 }
@@ -488,13 +476,8 @@ void WorkerPool::Shutdown() {
     chunks_.clear();
     free_stacks_.clear();
   }
-  std::deque<Task*> queued;
-  {
-    MutexLock lock(&queue_mu_);
-    queued.swap(queue_);
-    queued_.store(0, std::memory_order_relaxed);
-  }
-  for (Task* task : queued) {
+  Task* task;
+  while (queue_.try_pop(task)) {
     if (task == nullptr) continue;
     task->Abandon();
     delete task;

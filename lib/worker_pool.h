@@ -4,7 +4,10 @@
 // Why threads and not TBB tasks: every job blocks in getaddrinfo() or
 // connect() for up to minutes; oneTBB's own guide says blocking work belongs
 // on full-blown threads (docs/design.md has the reasoning). Jobs travel
-// through a mutex-protected queue. An idle worker polls it for a short
+// through a tbb::concurrent_bounded_queue (try_push/try_pop only: tbb's
+// blocking pop() hands each item to the oldest blocked popper, so a polling
+// worker could never take it and every hand-off would cost a futex
+// wake-up). An idle worker polls it for a short
 // while (one worker at a time), then parks on its own futex word in a LIFO
 // stack; Submit() wakes a parked worker (one futex call, no lock held) only
 // when no worker is polling.
@@ -33,7 +36,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -42,6 +44,7 @@
 #include "absl/time/time.h"
 #include "lib/mutex.h"
 #include "lib/socket_ops.h"
+#include "oneapi/tbb/concurrent_queue.h"
 
 namespace tether {
 namespace internal {
@@ -119,19 +122,17 @@ class WorkerPool {
   // A worker's stack slot: a guard page, then the stack (page-rounded).
   const size_t stack_bytes_;
   const size_t slot_bytes_;
-  // The queue of submitted tasks (null: a retirement signal). A mutex, not
-  // a lock-free queue: the poller reads queued_ without the lock and takes
-  // the lock only when there is something to take, and the submitter's
-  // critical section is a push_back. (tbb::concurrent_bounded_queue was
-  // used before: its page recycling is invisible to TSan, which then
-  // reported races inside it.)
-  bool TryPush(Task* task);
-  bool TryPop(Task** task);
-  Mutex queue_mu_;
-  std::deque<Task*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  // queue_.size(), readable without queue_mu_: written under it, relaxed
-  // (the seq_cst fences of the poller/submitter hand-shake order it).
-  std::atomic<size_t> queued_{0};
+  // The queue of submitted tasks (null: a retirement signal), bounded by
+  // max_queued. Its pages come from std::allocator, not tbb's default
+  // cache_aligned_allocator: that one draws on tbbmalloc, whose page
+  // recycling neither ThreadSanitizer nor LeakSanitizer can see (TSan then
+  // reported races between a page's old and new owners inside the queue).
+  bool TryPush(Task* task) { return queue_.try_push(task); }
+  bool TryPop(Task** task) { return queue_.try_pop(*task); }
+  // How many items are queued (tbb's size(), never negative here: nobody
+  // blocks in pop()).
+  size_t Queued() const;
+  tbb::concurrent_bounded_queue<Task*, std::allocator<Task*>> queue_;
   // Idle workers minus queued tasks; see the file comment. acq_rel on every
   // update: the counter hands a reservation from one thread to another.
   std::atomic<int64_t> balance_{0};

@@ -310,7 +310,8 @@ class CancelBeforeConnectTest : public ConnectFaultTest {
   bool ReleaseAndWaitForTheAttemptToEnd(absl::Duration within,
                                         bool shut_down = true) {
     if (shut_down) {
-      EXPECT_EQ(shutdowns_.load(), 1);
+      // The canceller publishes first and shuts down after: wait for it.
+      EXPECT_TRUE(WaitFor([this] { return shutdowns_.load() == 1; }));
       EXPECT_EQ(shutdown_errno_.load(), ENOTCONN) << "cancel missed the window";
     } else {
       EXPECT_EQ(shutdowns_.load(), 0);

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "lib/socket_ops.h"
+#include "tests/testing/fault_injecting_socket_ops.h"
 #include "tests/testing/loopback.h"
 
 namespace tether {
@@ -79,18 +80,6 @@ WorkerPool::Options Opts(int max_workers, size_t stack = 64 * 1024) {
   return o;
 }
 
-int BaseThreads() {
-  std::thread([] {}).join();
-  int n = CountThreads();
-  for (int i = 0; i < 50; ++i) {
-    absl::SleepFor(absl::Milliseconds(2));
-    const int now = CountThreads();
-    if (now == n && i >= 5) break;
-    n = now;
-  }
-  return n;
-}
-
 TEST(WorkerPoolTest, RunsEveryTaskOnItsOwnWorkerWhileOthersBlock) {
   WorkerPool pool(Opts(64));
   Gate gate;
@@ -137,7 +126,7 @@ TEST(WorkerPoolTest, EveryTaskOfABurstIntoParkedWorkersRuns) {
 }
 
 TEST(WorkerPoolTest, ShutdownLeavesNoThreadParkedOrBusy) {
-  const int before = BaseThreads();
+  const int before = testing::IdleThreadCount();
   {
     WorkerPool pool(Opts(300));
     Gate gate;
@@ -162,7 +151,7 @@ TEST(WorkerPoolTest, ShutdownLeavesNoThreadParkedOrBusy) {
 }
 
 TEST(WorkerPoolTest, ShutdownWaitsForBusyWorkersAndAbandonsTheQueue) {
-  const int before = BaseThreads();
+  const int before = testing::IdleThreadCount();
   WorkerPool pool(Opts(2));
   Gate gate;
   std::atomic<int> running{0}, ran{0}, abandoned{0};
@@ -205,7 +194,7 @@ TEST(WorkerPoolTest, OnlyIfIdleFailsAtMaxWorkers) {
 }
 
 TEST(WorkerPoolTest, RetiredWorkersAreJoinedAndTheirStacksReused) {
-  const int before = BaseThreads();
+  const int before = testing::IdleThreadCount();
   WorkerPool pool(Opts(16));
   for (int round = 0; round < 3; ++round) {
     Gate gate;

@@ -12,9 +12,10 @@
 //
 // Who owns what. The descriptor of an attempt belongs to the thread running
 // ConnectOne until it is published inside a ConnectResult (then the Socket
-// owns it) or closed. While the connect is in progress, the descriptor is attached to
-// the ConnectState so a canceller can shutdown() it; it is detached before it
-// is closed or published, so no other thread ever touches a released number.
+// owns it) or closed. While the connect is in progress, the descriptor is
+// attached to the ConnectState so a canceller can shutdown() it; it is
+// detached before it is closed or published, so no other thread ever
+// touches a released number.
 //
 // Who publishes. Exactly one of: the ConnectOne that connected, the task
 // when every address failed or resolution failed, the deadline timer, or a
@@ -48,10 +49,11 @@ using Outcome = Attempt::Outcome;
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-// The time budget of one attempt: the smaller of attempt_timeout and what
-// is left of the whole connect (Go's partialDeadline, without the split).
-absl::Duration AttemptLimit(const ConnectRequest& request) {
-  return std::min(request.attempt_timeout, request.deadline - absl::Now());
+// When one attempt must end: attempt_timeout from now, or the whole
+// connect's deadline if that is sooner (Go's partialDeadline, without the
+// split). InfiniteFuture when neither is set.
+absl::Time AttemptEnd(const ConnectRequest& request) {
+  return std::min(absl::Now() + request.attempt_timeout, request.deadline);
 }
 
 // poll()'s timeout for the time left until `end`, rounded up to whole
@@ -105,15 +107,12 @@ int BindLocal(SocketOps* ops, int fd, const ConnectRequest& request,
   return ops->Bind(fd, local.data(), local.size()) == 0 ? 0 : errno;
 }
 
-// Connects the non-blocking `fd` to `address` within `limit`, blocking the
-// calling worker. Returns errno: 0 when connected, ETIMEDOUT when the limit
+// Connects the non-blocking `fd` to `address` by `end`, blocking the
+// calling worker. Returns errno: 0 when connected, ETIMEDOUT when `end`
 // passed. EINTR (a connect() interrupted by a signal) goes on in the
 // background like EINPROGRESS.
-int ConnectWithin(SocketOps* ops, int fd, int cancel_fd,
-                  const SocketAddress& address, absl::Duration limit) {
-  const absl::Time end = limit == absl::InfiniteDuration()
-                             ? absl::InfiniteFuture()
-                             : absl::Now() + limit;
+int ConnectBy(SocketOps* ops, int fd, int cancel_fd,
+              const SocketAddress& address, absl::Time end) {
   if (ops->Connect(fd, address.data(), address.size()) == 0) return 0;
   const int err = errno;
   if (err != EINPROGRESS && err != EINTR) return err;
@@ -246,8 +245,8 @@ bool ConnectAttempt(const ConnectEnv& env, const ConnectRequest& request,
   }
   int err = BindLocal(ops, fd, request, address);
   if (err == 0) {
-    err = ConnectWithin(ops, fd, env.registry->cancel_fd(), address,
-                        AttemptLimit(request));
+    err = ConnectBy(ops, fd, env.registry->cancel_fd(), address,
+                    AttemptEnd(request));
   }
   auto result = std::make_unique<ConnectResult>();
   if (err == 0) err = Describe(ops, fd, request, result.get());

@@ -7,6 +7,7 @@
 #include "absl/base/optimization.h"
 #include "absl/time/clock.h"
 #include "lib/connect_state.h"
+#include "lib/cpu_relax.h"
 #include "lib/fd_stream.h"
 #include "lib/posix_error.h"
 
@@ -21,12 +22,6 @@ namespace {
 // 40 us and a condition-variable wake-up about as much again, so a short
 // spin saves the caller's wake-up for the common fast connect.
 constexpr absl::Duration kSpin = absl::Microseconds(60);
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 // Spins while every socket in `sockets` is connecting, for at most kSpin.
 // Returns the index of a complete one, or sockets.size().

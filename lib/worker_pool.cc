@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lib/cpu_relax.h"
 #include "lib/thread.h"
 
 namespace tether {
@@ -36,12 +37,6 @@ constexpr int kMadvGuardInstall = 102;
 constexpr uint32_t kAsleep = 0;
 constexpr uint32_t kWoken = 1;        // take one task, or park again
 constexpr uint32_t kWokenToSpin = 2;  // counted in spinning_: poll the queue
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 size_t PageSize() {
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));

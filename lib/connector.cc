@@ -1,7 +1,10 @@
 #include "tether/connector.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <utility>
 
@@ -12,6 +15,7 @@
 #include "lib/connect_worker.h"
 #include "lib/socket_ops.h"
 #include "lib/system_resolver.h"
+#include "lib/thread.h"
 #include "lib/timer.h"
 #include "lib/worker_pool.h"
 
@@ -100,72 +104,140 @@ ConnectorOptions Clamp(ConnectorOptions o) {
 
 }  // namespace
 
-class ConnectorImpl {
+class ConnectorImpl : public std::enable_shared_from_this<ConnectorImpl> {
  public:
   explicit ConnectorImpl(ConnectorOptions options)
       : options_(Clamp(std::move(options))),
-        pool_(WorkerPool::Options{options_.max_workers,
-                                  options_.worker_stack_size,
-                                  options_.max_queued, options_.socket_ops}),
+        core_(std::make_shared<ConnectorCore>(options_.socket_ops,
+                                              options_.worker_stack_size)),
         timer_(options_.socket_ops, kTimerStack),
+        pool_(WorkerPool::Options{options_.max_workers,
+                                  options_.worker_stack_size, kMaxQueued,
+                                  options_.socket_ops}),
         env_{&pool_,
              &timer_,
              options_.resolver.get(),
              options_.socket_ops,
-             &counters_,
+             &core_->counters,
              &registry_} {}
 
-  ~ConnectorImpl() {
-    registry_.CancelAll();  // Running connects; queued ones abandon.
-    timer_.Stop();          // No reaping from now on.
-    pool_.Shutdown();       // Drains the queue, joins every worker.
-  }
+  // ~Connector, part 1: from now on every Connect() fails with kCancelled;
+  // cancels every pending connect (queued ones included), stops the timer,
+  // waits for the workers (and their on_complete) but the calling thread,
+  // then for the callbacks posted to the CallbackThread.
+  void Shutdown();
+  // ~Connector, part 2: drops `self`, the Connector's reference. When the
+  // calling thread is one of the pool's workers, another thread does it:
+  // ~WorkerPool must join this one.
+  static void Release(std::shared_ptr<ConnectorImpl> self);
 
-  // Starts a connect on a worker. With `run_here`, runs it on the calling
+  // Starts a connect on a worker. With `inline_ok`, runs it on the calling
   // thread instead when the host resolves without blocking (ConnectAndWait:
   // the caller blocks anyway, so a hand-off would only add latency).
   std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
-                                  ConnectOptions options, bool run_here);
+                                  ConnectOptions options, bool inline_ok);
   ConnectorStats stats() const;
 
  private:
   std::shared_ptr<Socket> NewSocket(ConnectOptions& options);
-  void CompleteNow(Socket& socket, absl::Status status);
+  // Completes `socket` with `status` and runs its on_complete on this
+  // thread, unless a canceller took it over. Returns `socket`.
+  std::shared_ptr<Socket> Fail(std::shared_ptr<Socket> socket,
+                               absl::Status status);
+  // Takes one of max_queued slots; false when none is left.
+  bool ReserveSlot();
   uint64_t ScheduleDeadline(const std::shared_ptr<Socket>& socket,
                             const ConnectRequest& request);
   void ScheduleReaper();
   void Reap();
 
   const ConnectorOptions options_;
-  WorkerPool pool_;
-  Timer timer_;
-  Counters counters_;
+  const std::shared_ptr<ConnectorCore> core_;  // shared with every Socket
   Registry registry_;
+  Timer timer_;
+  // Declared last: destroyed first. ~WorkerPool may still have to join the
+  // worker that called Shutdown(), which uses nothing else of this.
+  WorkerPool pool_;
   const ConnectEnv env_;
+  // Set once by Shutdown(); relaxed: a fast path only, the Registry's
+  // mutex is what orders a Connect() against CancelAll().
+  std::atomic<bool> closing_{false};
   // Whether Reap() is scheduled; exchange so only one schedule is live.
   std::atomic<bool> reaper_scheduled_{false};
   int idle_at_last_reap_ = 0;  // only Reap() (the timer thread) uses it
 };
 
+namespace {
+absl::Status ShuttingDown() {
+  return CancelledStatus("connector is shutting down");
+}
+}  // namespace
+
+void ConnectorImpl::Shutdown() {
+  closing_.store(true, std::memory_order_relaxed);
+  registry_.CancelAll();     // Running connects wake; queued ones orphan.
+  timer_.Stop();             // No deadline or reaping from now on.
+  pool_.Shutdown();          // Joins every worker but this thread.
+  core_->callbacks.Stop();   // Runs what was posted; joins (or detaches).
+}
+
+void ConnectorImpl::Release(std::shared_ptr<ConnectorImpl> self) {
+  if (!self->pool_.OnWorkerThread()) return;  // `self` drops here.
+  SocketOps* ops = self->options_.socket_ops;
+  const size_t stack = self->options_.worker_stack_size;
+  auto* keep = new std::shared_ptr<ConnectorImpl>(std::move(self));
+  absl::StatusOr<pthread_t> t = StartThread(ops, stack, [keep] { delete keep; });
+  if (t.ok()) {
+    pthread_detach(*t);
+    return;
+  }
+  // No thread can start (the system is out of them): never free the pool
+  // under this thread; its memory stays allocated instead.
+  std::fputs(
+      "tether: ~Connector inside on_complete could not start a thread to "
+      "finish; the Connector's memory is not freed\n",
+      stderr);
+}
+
 std::shared_ptr<Socket> ConnectorImpl::NewSocket(ConnectOptions& options) {
   auto socket = std::make_shared<Socket>(SocketKey{});
   socket->state_ = std::make_unique<ConnectState>(
-      socket.get(), options_.socket_ops, &counters_,
-      std::move(options.on_complete));
+      socket, options_.socket_ops, core_, std::move(options.on_complete));
   return socket;
 }
 
-void ConnectorImpl::CompleteNow(Socket& socket, absl::Status status) {
-  socket.state_->PublishFailure(std::move(status));  // Counted there.
-  socket.state_->RunCallbackOnce();  // On the caller's thread, as documented.
+std::shared_ptr<Socket> ConnectorImpl::Fail(std::shared_ptr<Socket> socket,
+                                            absl::Status status) {
+  ConnectState& state = *socket->state_;
+  if (state.Claim()) {
+    state.PublishFailure(std::move(status));  // Counted there.
+    registry_.Remove(&state);
+    // On the caller's thread, as documented. Last: it may destroy the
+    // Connector.
+    state.RunCallbackOnce();
+  }
+  return socket;
+}
+
+bool ConnectorImpl::ReserveSlot() {
+  // relaxed: a bound on memory, not ordering anything else.
+  std::atomic<uint64_t>& queued = core_->counters.queued;
+  if (queued.fetch_add(1, std::memory_order_relaxed) < options_.max_queued) {
+    return true;
+  }
+  queued.fetch_sub(1, std::memory_order_relaxed);
+  return false;
 }
 
 std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
                                                uint16_t port,
                                                ConnectOptions options,
-                                               bool run_here) {
-  counters_.submitted.fetch_add(1, std::memory_order_relaxed);
+                                               bool inline_ok) {
+  core_->counters.submitted.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<Socket> socket = NewSocket(options);
+  if (closing_.load(std::memory_order_relaxed)) {
+    return Fail(std::move(socket), ShuttingDown());
+  }
   ConnectRequest request;
   absl::Status valid = CheckHost(host);
   if (valid.ok() && port == 0) {
@@ -173,10 +245,7 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
         "port 0 is not a valid destination port");
   }
   if (valid.ok()) valid = CheckOptions(options, &request);
-  if (!valid.ok()) {
-    CompleteNow(*socket, std::move(valid));
-    return socket;
-  }
+  if (!valid.ok()) return Fail(std::move(socket), std::move(valid));
   request.host = std::string(host);
   request.port = port;
   request.family = options.family;
@@ -185,25 +254,44 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   request.deadline = absl::Now() + options.timeout;
   request.happy_eyeballs_delay = options.happy_eyeballs_delay;
   request.tcp_nodelay = options.tcp_nodelay;
+  ConnectState& state = *socket->state_;
+  const bool here = inline_ok && ResolvesInstantly(*options_.resolver, host);
+  if (!here) {
+    if (!ReserveSlot()) {
+      return Fail(std::move(socket),
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "too many queued connects (max_queued ",
+                      options_.max_queued, ")")));
+    }
+    state.MarkQueued();
+  }
+  // From here ~Connector cancels it (and Close() or the deadline may).
+  if (!registry_.Add(&state)) return Fail(std::move(socket), ShuttingDown());
   uint64_t timer_id = ScheduleDeadline(socket, request);
   if (timer_id == 0 && request.deadline != absl::InfiniteFuture()) {
-    CompleteNow(*socket, absl::ResourceExhaustedError(
-                             "cannot start the timer thread for the timeout"));
-    return socket;
+    return Fail(std::move(socket),
+                closing_.load(std::memory_order_relaxed)
+                    ? ShuttingDown()
+                    : absl::ResourceExhaustedError(
+                          "cannot start the timer thread for the timeout"));
   }
   auto task = std::make_unique<ConnectTask>(env_, socket, std::move(request),
-                                            socket->state_.get());
+                                            &state);
   task->set_timer_id(timer_id);
-  if (run_here && ResolvesInstantly(*options_.resolver, host)) {
-    task->Run();  // Interruptible by Close(), the deadline and ~Connector.
+  if (here) {
+    // Interruptible by Close(), the deadline and ~Connector, which may run
+    // on another thread meanwhile: `keep` holds what the task uses.
+    std::shared_ptr<ConnectorImpl> keep = shared_from_this();
+    task->Run();
     return socket;
   }
   std::unique_ptr<Task> base = std::move(task);
   absl::Status queued = pool_.Submit(&base);
   if (!queued.ok()) {
     if (timer_id != 0) timer_.Cancel(timer_id);
-    CompleteNow(*socket, std::move(queued));
-    return socket;
+    return Fail(std::move(socket), queued.code() == absl::StatusCode::kCancelled
+                                       ? ShuttingDown()
+                                       : std::move(queued));
   }
   ScheduleReaper();
   return socket;
@@ -215,10 +303,10 @@ uint64_t ConnectorImpl::ScheduleDeadline(const std::shared_ptr<Socket>& socket,
   std::weak_ptr<Socket> weak = socket;
   absl::Status status = DeadlineStatus(request);
   return timer_.Schedule(request.deadline, [weak, status] {
-    std::shared_ptr<Socket> s = weak.lock();
-    // Publishes on time even if the worker is stuck; the worker cleans up
-    // when it returns.
-    if (s != nullptr && s->state_->Cancel(status)) s->state_->RunCallbackOnce();
+    // Publishes on time even if the worker is stuck, and nothing more:
+    // on_complete runs on the socket's worker, or on the CallbackThread
+    // when no worker has it (ConnectState::HandOverCallback()), never here.
+    if (std::shared_ptr<Socket> s = weak.lock()) s->state_->Cancel(status);
   });
 }
 
@@ -250,13 +338,14 @@ void ConnectorImpl::Reap() {
 
 ConnectorStats ConnectorImpl::stats() const {
   constexpr auto kRelaxed = std::memory_order_relaxed;
+  const Counters& c = core_->counters;
   ConnectorStats s;
-  s.submitted = counters_.submitted.load(kRelaxed);
-  s.connected = counters_.connected.load(kRelaxed);
-  s.failed = counters_.failed.load(kRelaxed);
-  s.cancelled = counters_.cancelled.load(kRelaxed);
-  s.attempts = counters_.attempts.load(kRelaxed);
-  uint64_t completed = counters_.completed.load(kRelaxed);
+  s.submitted = c.submitted.load(kRelaxed);
+  s.connected = c.connected.load(kRelaxed);
+  s.failed = c.failed.load(kRelaxed);
+  s.cancelled = c.cancelled.load(kRelaxed);
+  s.attempts = c.attempts.load(kRelaxed);
+  uint64_t completed = c.completed.load(kRelaxed);
   s.in_flight = s.submitted > completed ? s.submitted - completed : 0;
   s.workers = static_cast<uint64_t>(pool_.workers());
   return s;
@@ -265,20 +354,24 @@ ConnectorStats ConnectorImpl::stats() const {
 }  // namespace internal
 
 Connector::Connector(ConnectorOptions options)
-    : impl_(std::make_unique<internal::ConnectorImpl>(std::move(options))) {}
+    : impl_(std::make_shared<internal::ConnectorImpl>(std::move(options))) {}
 
-Connector::~Connector() = default;
+Connector::~Connector() {
+  // impl_ stays valid while callbacks run: one may call Connect().
+  impl_->Shutdown();
+  internal::ConnectorImpl::Release(std::move(impl_));
+}
 
 std::shared_ptr<Socket> Connector::Connect(absl::string_view host,
                                            uint16_t port,
                                            ConnectOptions options) {
-  return impl_->Connect(host, port, std::move(options), /*run_here=*/false);
+  return impl_->Connect(host, port, std::move(options), /*inline_ok=*/false);
 }
 
 absl::StatusOr<std::shared_ptr<Socket>> Connector::ConnectAndWait(
     absl::string_view host, uint16_t port, ConnectOptions options) {
   std::shared_ptr<Socket> socket =
-      impl_->Connect(host, port, std::move(options), /*run_here=*/true);
+      impl_->Connect(host, port, std::move(options), /*inline_ok=*/true);
   while (!socket->Wait(absl::InfiniteDuration())) {
   }
   if (!socket->error().ok()) return socket->error();

@@ -138,7 +138,7 @@ class Connector {
   [[nodiscard]] ConnectorStats stats() const;
 
  private:
-  std::unique_ptr<internal::ConnectorImpl> impl_;
+  std::shared_ptr<internal::ConnectorImpl> impl_;
 };
 
 }  // namespace tether

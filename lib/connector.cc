@@ -104,7 +104,7 @@ ConnectorOptions Clamp(ConnectorOptions o) {
 
 }  // namespace
 
-class ConnectorImpl : public std::enable_shared_from_this<ConnectorImpl> {
+class ConnectorImpl {
  public:
   explicit ConnectorImpl(ConnectorOptions options)
       : options_(Clamp(std::move(options))),
@@ -126,10 +126,10 @@ class ConnectorImpl : public std::enable_shared_from_this<ConnectorImpl> {
   // waits for the workers (and their on_complete) but the calling thread,
   // then for the callbacks posted to the CallbackThread.
   void Shutdown();
-  // ~Connector, part 2: drops `self`, the Connector's reference. When the
-  // calling thread is one of the pool's workers, another thread does it:
-  // ~WorkerPool must join this one.
-  static void Release(std::shared_ptr<ConnectorImpl> self);
+  // Makes a ConnectorImpl owned by the Connector and by every Connect() or
+  // ConnectAndWait() call in progress (a call's socket may complete, and
+  // its on_complete destroy the Connector, before the call returns).
+  static std::shared_ptr<ConnectorImpl> Create(ConnectorOptions options);
 
   // Starts a connect on a worker. With `inline_ok`, runs it on the calling
   // thread instead when the host resolves without blocking (ConnectAndWait:
@@ -181,22 +181,31 @@ void ConnectorImpl::Shutdown() {
   core_->callbacks.Stop();   // Runs what was posted; joins (or detaches).
 }
 
-void ConnectorImpl::Release(std::shared_ptr<ConnectorImpl> self) {
-  if (!self->pool_.OnWorkerThread()) return;  // `self` drops here.
-  SocketOps* ops = self->options_.socket_ops;
-  const size_t stack = self->options_.worker_stack_size;
-  auto* keep = new std::shared_ptr<ConnectorImpl>(std::move(self));
-  absl::StatusOr<pthread_t> t = StartThread(ops, stack, [keep] { delete keep; });
-  if (t.ok()) {
-    pthread_detach(*t);
-    return;
-  }
-  // No thread can start (the system is out of them): never free the pool
-  // under this thread; its memory stays allocated instead.
-  std::fputs(
-      "tether: ~Connector inside on_complete could not start a thread to "
-      "finish; the Connector's memory is not freed\n",
-      stderr);
+std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
+  // The last reference may drop on a worker of the pool (an on_complete
+  // that destroys the Connector): ~WorkerPool then has to join that very
+  // thread and free its stack, so another thread deletes it.
+  return std::shared_ptr<ConnectorImpl>(
+      new ConnectorImpl(std::move(options)), [](ConnectorImpl* impl) {
+        if (!impl->pool_.OnWorkerThread()) {
+          delete impl;
+          return;
+        }
+        absl::StatusOr<pthread_t> t =
+            StartThread(impl->options_.socket_ops,
+                        impl->options_.worker_stack_size,
+                        [impl] { delete impl; });
+        if (t.ok()) {
+          pthread_detach(*t);
+          return;
+        }
+        // The system is out of threads: never free the pool under this
+        // thread; its memory stays allocated instead.
+        std::fputs(
+            "tether: ~Connector inside on_complete could not start a thread "
+            "to finish; the Connector's memory is not freed\n",
+            stderr);
+      });
 }
 
 std::shared_ptr<Socket> ConnectorImpl::NewSocket(ConnectOptions& options) {
@@ -279,10 +288,7 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
                                             &state);
   task->set_timer_id(timer_id);
   if (here) {
-    // Interruptible by Close(), the deadline and ~Connector, which may run
-    // on another thread meanwhile: `keep` holds what the task uses.
-    std::shared_ptr<ConnectorImpl> keep = shared_from_this();
-    task->Run();
+    task->Run();  // Interruptible by Close(), the deadline and ~Connector.
     return socket;
   }
   std::unique_ptr<Task> base = std::move(task);
@@ -354,24 +360,28 @@ ConnectorStats ConnectorImpl::stats() const {
 }  // namespace internal
 
 Connector::Connector(ConnectorOptions options)
-    : impl_(std::make_shared<internal::ConnectorImpl>(std::move(options))) {}
+    : impl_(internal::ConnectorImpl::Create(std::move(options))) {}
 
 Connector::~Connector() {
   // impl_ stays valid while callbacks run: one may call Connect().
   impl_->Shutdown();
-  internal::ConnectorImpl::Release(std::move(impl_));
 }
 
 std::shared_ptr<Socket> Connector::Connect(absl::string_view host,
                                            uint16_t port,
                                            ConnectOptions options) {
-  return impl_->Connect(host, port, std::move(options), /*inline_ok=*/false);
+  // A reference for the call: see ConnectorImpl::Create().
+  std::shared_ptr<internal::ConnectorImpl> impl = impl_;
+  return impl->Connect(host, port, std::move(options), /*inline_ok=*/false);
 }
 
 absl::StatusOr<std::shared_ptr<Socket>> Connector::ConnectAndWait(
     absl::string_view host, uint16_t port, ConnectOptions options) {
-  std::shared_ptr<Socket> socket =
-      impl_->Connect(host, port, std::move(options), /*inline_ok=*/true);
+  std::shared_ptr<Socket> socket;
+  {
+    std::shared_ptr<internal::ConnectorImpl> impl = impl_;  // for the call
+    socket = impl->Connect(host, port, std::move(options), /*inline_ok=*/true);
+  }
   while (!socket->Wait(absl::InfiniteDuration())) {
   }
   if (!socket->error().ok()) return socket->error();

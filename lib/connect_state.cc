@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 
 #include "lib/fd_stream.h"
@@ -132,6 +133,15 @@ bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
   }
   core_->counters.Complete(result->status);
   result.release();  // Now owned by the Socket (invariant 3).
+  // Every attempt still in flight ends now, in the same critical section:
+  // whoever sees the socket complete sees no attempt kInProgress (its
+  // thread's later FinishAttempt() changes nothing).
+  const absl::Time now = absl::Now();
+  for (Slot& slot : slots_) {
+    if (slot.attempt.outcome == Attempt::Outcome::kInProgress) {
+      EndAttemptLocked(slot.attempt, now);
+    }
+  }
   WakeWaitersLocked();
   return true;
 }
@@ -174,8 +184,22 @@ size_t ConnectState::StartAttempt(const SocketAddress& address,
   Slot slot;
   slot.attempt.address = address;
   slot.attempt.start = start;
+  // Started after the socket completed (a race's last look came first): it
+  // ends as it begins, like every attempt in flight at publication.
+  if (done()) EndAttemptLocked(slot.attempt, start);
   slots_.push_back(slot);
   return slots_.size() - 1;
+}
+
+void ConnectState::EndAttemptLocked(Attempt& a, absl::Time now) {
+  // What the published result did to it: a deadline times it out; a
+  // cancel, or another attempt connecting, cancels it.
+  const bool deadline =
+      socket_->error().code() == absl::StatusCode::kDeadlineExceeded;
+  a.outcome = deadline ? Attempt::Outcome::kTimedOut
+                       : Attempt::Outcome::kCancelled;
+  a.error_code = deadline ? ETIMEDOUT : ECANCELED;
+  a.duration = now - a.start;
 }
 
 bool ConnectState::AttachFd(size_t attempt, int fd) {
@@ -196,6 +220,8 @@ void ConnectState::FinishAttempt(size_t attempt, Attempt::Outcome outcome,
                                  int err) {
   MutexLock lock(&mu_);
   Attempt& a = slots_[attempt].attempt;
+  // Ended at publication already: that outcome stands.
+  if (a.outcome != Attempt::Outcome::kInProgress) return;
   a.outcome = outcome;
   a.error_code = err;
   a.duration = absl::Now() - a.start;

@@ -160,6 +160,8 @@ class ConnectState {
   bool AttachFd(size_t attempt, int fd);
   // Unregisters it; after this the caller may close it.
   void DetachFd(size_t attempt);
+  // Records how the attempt ended, unless publication ended it already
+  // (every attempt in flight ends when the socket is published).
   void FinishAttempt(size_t attempt, Attempt::Outcome outcome, int err);
   std::vector<Attempt> attempts() const;
 
@@ -178,6 +180,9 @@ class ConnectState {
   bool PublishLocked(std::unique_ptr<ConnectResult>& result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaitersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends `a` (kInProgress) as the published result decides.
+  void EndAttemptLocked(Attempt& a, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a failure is published: transition (3), or a post for (4).
   void HandOverCallback();
 

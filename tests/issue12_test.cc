@@ -474,6 +474,44 @@ TEST(Issue12Test, Item12EveryAttemptEndsAfterDestructionMidRace) {
   }
 }
 
+// Item 12, strengthened: the attempts in flight end in the same critical
+// section as the publication, so whoever sees the socket complete (Wait(),
+// connecting()) never sees one kInProgress: by deadline, Close(), a race
+// won by another address, or ~Connector.
+TEST(Issue12Test, Item12NoAttemptInProgressOnceComplete) {
+  HangingListener hang1, hang2;
+  Listener live;
+  ConnectorOptions co;
+  co.resolver = std::make_shared<testing::FakeResolver>(std::vector<SocketAddress>{
+      hang1.address(), hang2.address(), live.address()});
+  auto connector = std::make_unique<Connector>(co);
+  auto check = [](const Socket& s, const char* how) {
+    for (const Attempt& a : s.attempts()) {
+      EXPECT_NE(a.outcome, Attempt::Outcome::kInProgress)
+          << a.address.ToString() << " after " << how;
+    }
+  };
+  for (int i = 0; i < 10; ++i) {
+    ConnectOptions o;
+    o.happy_eyeballs_delay = absl::Milliseconds(1);
+    o.timeout = absl::Milliseconds(20);
+    std::shared_ptr<Socket> won = connector->Connect("race.test", 1, std::move(o));
+    ASSERT_TRUE(won->Wait(kLong));
+    check(*won, "a race");
+    ConnectOptions t;
+    t.timeout = absl::Milliseconds(5);
+    std::shared_ptr<Socket> timed =
+        connector->Connect("127.0.0.1", hang1.port(), std::move(t));
+    ASSERT_TRUE(timed->Wait(kLong));
+    check(*timed, "a timeout");
+    std::shared_ptr<Socket> closed =
+        connector->Connect("127.0.0.1", hang1.port());
+    ASSERT_TRUE(WaitFor([&] { return !closed->attempts().empty(); }));
+    ASSERT_TRUE(closed->Close().ok());
+    check(*closed, "Close()");
+  }
+}
+
 // Item 13: with SIGCHLD ignored by the application the kernel reaps the
 // child itself, and Close() said "waitpid ...: No child processes". Tcl
 // says "child process lost (is SIGCHLD ignored or trapped?)".

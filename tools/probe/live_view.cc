@@ -74,13 +74,23 @@ Split SplitProbes(const Prober& prober) {
   return s;
 }
 
-std::string ProgressOf(const Prober& prober, const Split& s) {
+// `text` in `color` (an SGR sequence), or as it is when `color` is null.
+std::string Paint(const char* color, const std::string& text) {
+  return color == nullptr ? text : absl::StrCat(color, text, kReset);
+}
+
+std::string ProgressOf(const Prober& prober, const Split& s, bool color) {
   const absl::Duration elapsed = absl::Now() - prober.start();
   const size_t done = s.finished.size();
+  const size_t failed = done - s.connected;
   const double seconds = absl::ToDoubleSeconds(elapsed);
   return absl::StrFormat(
-      "%d/%d done: %d connected, %d failed, %d pending; %.0f/s, %s", done,
-      prober.probes().size(), s.connected, done - s.connected,
+      "%d/%d done: %s, %s, %d pending; %.0f/s, %s", done,
+      prober.probes().size(),
+      Paint(color && s.connected > 0 ? kGreen : nullptr,
+            absl::StrCat(s.connected, " connected")),
+      Paint(color && failed > 0 ? kRed : nullptr,
+            absl::StrCat(failed, " failed")),
       s.pending.size(), seconds > 0 ? done / seconds : 0.0,
       FormatTime(elapsed));
 }
@@ -88,7 +98,7 @@ std::string ProgressOf(const Prober& prober, const Split& s) {
 std::string TargetLine(const Probe& p, size_t width, bool color) {
   std::string state = LiveState(p);
   if (color && !p.socket->connecting()) {
-    state = absl::StrCat(p.socket->error().ok() ? kGreen : kRed, state, kReset);
+    state = Paint(p.socket->error().ok() ? kGreen : kRed, state);
   }
   return absl::StrCat("  ", PadRight(Printable(p.target.text, kMaxTarget),
                                      width),
@@ -107,14 +117,14 @@ Display ChooseDisplay(std::FILE* out, bool json) {
 }
 
 std::string ProgressLine(const Prober& prober) {
-  return ProgressOf(prober, SplitProbes(prober));
+  return ProgressOf(prober, SplitProbes(prober), false);
 }
 
 std::vector<std::string> Frame(const Prober& prober, size_t rows,
                                bool color) {
   const Split s = SplitProbes(prober);
   std::vector<std::string> lines = {
-      absl::StrCat("tether-probe: ", ProgressOf(prober, s))};
+      absl::StrCat("tether-probe: ", ProgressOf(prober, s, color))};
   size_t width = 0;
   for (const auto& p : prober.probes()) {
     width = std::max(width, DisplayWidth(Printable(p->target.text, kMaxTarget)));

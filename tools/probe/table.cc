@@ -63,8 +63,7 @@ std::string DetailLines(const Row& row) {
                       AttemptText(a), " after ", FormatTime(a.duration), "\n");
     }
   }
-  if (!connected && (row.attempts.empty() || row.cls == Class::kTimeout ||
-                     row.cls == Class::kCancelled)) {
+  if (!connected && row.attempts.empty()) {
     absl::StrAppend(&out, "    ", Printable(row.error, kMaxMessageShown),
                     "\n");
   }

@@ -97,28 +97,28 @@ void Declare(CLI::App& app, ProbeArgs& out, Raw& raw) {
   app.set_help_flag();  // --help is ours: UsageText() adds the tables
   app.add_flag("-h,--help", out.help, "this text");
   app.add_option("-f,--file", raw.files,
-                 "read targets from FILE, one per line, # comments; - is "
-                 "stdin (repeatable)")
+                 "read targets from FILE (- is stdin), one per line,\n"
+                 "# comments; repeatable")
       ->type_name("FILE")
       ->allow_extra_args(false);
   app.add_flag("--json", out.json,
-               "JSON Lines on stdout: one object per target, then a summary");
+               "JSON Lines: one object per target, then a summary");
   app.add_option("--send", raw.send,
-                 "on each connected socket: write TEXT, half-close the write "
-                 "side, read the reply to end-of-stream")
+                 "on each connected socket: write TEXT, half-close\n"
+                 "the write side, read the reply to end-of-stream")
       ->type_name("TEXT");
   app.add_option("--send-file", raw.send_file, "the same with PATH's contents")
       ->type_name("PATH");
   app.add_option("--timeout", raw.timeout,
-                 "whole connect, resolution included (default 10s; the "
-                 "--send exchange gets as long again)")
+                 "whole connect, resolution included (default 10s;\n"
+                 "the --send exchange gets as long again)")
       ->type_name("D");
   app.add_option("--attempt-timeout", raw.attempt_timeout,
                  "per address tried (default: none)")
       ->type_name("D");
   app.add_option("--happy-eyeballs-delay", raw.happy_eyeballs_delay,
-                 "start the next address after D (default 250ms; 0: one "
-                 "address at a time)")
+                 "start the next address after D (default 250ms;\n"
+                 "0: one address at a time)")
       ->type_name("D");
   app.add_option("--family", raw.family, "IPv4 (4) or IPv6 (6) only")
       ->type_name("4|6");
@@ -132,11 +132,11 @@ void Declare(CLI::App& app, ProbeArgs& out, Raw& raw) {
                  "connect threads at most (default 1024)")
       ->type_name("N");
   app.add_flag("--demo", out.demo,
-               "no network: probe servers this program starts on loopback "
-               "(echo, refusing, hanging) and a bad input");
+               "no network: probe servers this program starts on\n"
+               "loopback (echo, refusing, hanging) and a bad input");
   app.add_option("targets", raw.targets,
-                 "host:port, [v6-address]:port, or either with a port range "
-                 "lo-hi")
+                 "host:port or [v6-address]:port; the port may be a\n"
+                 "range lo-hi (host:8000-8010)")
       ->type_name("TARGET");
 }
 
@@ -318,15 +318,21 @@ absl::StatusOr<ProbeArgs> ParseArgs(int argc, const char* const* argv,
 std::string UsageText() {
   ProbeArgs args;
   Raw raw;
-  CLI::App app(
-      "Starts a connect to every target at once through one tether::Connector, "
-      "watches them with the lock-free queries (no event loop), and prints a "
-      "table: result, the address connected (or each address tried with its "
-      "error), the local address, the time to connect and the attempts.",
-      "tether-probe");
+  CLI::App app("", "tether-probe");
   Declare(app, args, raw);
-  std::string out = app.help();
-  absl::StrAppend(&out, R"(
+  std::string out = R"(usage: tether-probe [flags] TARGET... [-f FILE]...
+       tether-probe --demo [--json]
+
+Starts a connect to every target at once through one tether::Connector,
+watches them with the lock-free queries (no event loop), and prints a table:
+result, the address connected (or each address tried with its error), the
+local address, the time to connect and the number of attempts.
+
+)";
+  std::string options = app.help();
+  options.erase(0, options.find("Positionals:"));  // CLI11's own usage line
+  absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(options), R"(
+
 Durations: plain seconds (5, 0.5) or 500ms, 2s, 1m30s, inf.
 Targets come from the command line, then from each -f FILE in order.
 

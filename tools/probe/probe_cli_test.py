@@ -267,10 +267,17 @@ def tmux_live_view(s, directory, probe_args):
         wait_for("the probe to exit", lambda: os.path.exists(exit_file) and
                  open(exit_file).read().strip())
         rc = int(open(exit_file).read())
-        final = subprocess.run(tmux + ["capture-pane", "-p", "-S", "-", "-t",
-                                       "probe"], capture_output=True, text=True).stdout
-        assert rc == 9, (rc, final)
-        assert "200 targets in" in final and "190 cancelled, 10 connected" in final, final
+        assert rc == 9, rc
+
+        def history():
+            text = subprocess.run(tmux + ["capture-pane", "-p", "-S", "-", "-t",
+                                          "probe"], capture_output=True,
+                                  text=True).stdout
+            return text if "200 targets in" in text else None
+
+        # tmux may still be reading the last of the output.
+        final = wait_for("the final table on screen", history)
+        assert "190 cancelled, 10 connected" in final, final[-3000:]
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
 

@@ -238,12 +238,13 @@ def tmux_live_view(s, directory, probe_args):
     tmux = ["tmux", "-S", sock, "-f", "/dev/null"]
     exit_file = os.path.join(directory, "exit")
     # The shell survives the Ctrl-C (a trap, not an ignored signal, so the
-    # probe gets the default disposition) to record the probe's exit status.
-    command = "trap : INT; %s %s; echo $? > %s" % (PROBE, " ".join(probe_args),
-                                                   exit_file)
+    # probe gets the default disposition) to record the probe's exit status,
+    # then keeps the pane open (cat reads the terminal until kill-server), so
+    # tmux never drops output still unread when the process exits.
+    command = "trap : INT; %s %s; echo $? > %s; exec cat >/dev/null" % (
+        PROBE, " ".join(probe_args), exit_file)
     subprocess.run(tmux + ["new-session", "-d", "-x", "110", "-y", "40",
                            "-s", "probe", "sh", "-c", command], check=True)
-    subprocess.run(tmux + ["set-option", "-t", "probe", "remain-on-exit", "on"])
 
     def screen():
         return subprocess.run(tmux + ["capture-pane", "-p", "-t", "probe"],

@@ -49,6 +49,19 @@ Class ClassOfErrno(int e) {
   return Class::kFailed;
 }
 
+// The library may publish a timed-out or cancelled connect while its last
+// attempt still reads kInProgress (attempts() is "so far"). That attempt was
+// cut off by the connect's end: report it with the connect's outcome.
+void SettleCutOffAttempts(Row& row) {
+  if (row.cls != Class::kTimeout && row.cls != Class::kCancelled) return;
+  for (Attempt& a : row.attempts) {
+    if (a.outcome != Attempt::Outcome::kInProgress) continue;
+    a.outcome = row.cls == Class::kTimeout ? Attempt::Outcome::kTimedOut
+                                           : Attempt::Outcome::kCancelled;
+    a.error_code = row.cls == Class::kTimeout ? ETIMEDOUT : ECANCELED;
+  }
+}
+
 }  // namespace
 
 absl::Span<const ClassInfo> Classes() { return kClasses; }
@@ -113,6 +126,7 @@ Row MakeRow(const Probe& probe) {
   row.time = probe.connect_time();
   row.attempts = s.attempts();
   row.cls = Classify(s.error(), row.error_code, row.attempts.size());
+  SettleCutOffAttempts(row);
   if (const Exchange* x = probe.exchange.get()) {
     row.sent = true;
     row.reply_status = x->status;

@@ -41,9 +41,12 @@ std::string Connecting(const Probe& probe) {
     return absl::StrCat(out, IsNumeric(probe.target) ? ", waiting for a worker"
                                                      : ", resolving");
   }
-  return absl::StrCat(out, ", ", attempts.size(),
-                      attempts.size() == 1 ? " try" : " tries", ", latest ",
-                      attempts.back().address.ToString());
+  absl::StrAppend(&out, ", ", attempts.size(),
+                  attempts.size() == 1 ? " try" : " tries");
+  const std::string latest = attempts.back().address.ToString();
+  // A numeric target's only address is the target itself: not worth a word.
+  if (latest == probe.target.text) return out;
+  return absl::StrCat(out, ", latest ", latest);
 }
 
 struct Split {

@@ -384,7 +384,11 @@ void ConnectTask::ConnectSerial(const std::vector<SocketAddress>& addresses) {
     if (PublishIfPastDeadline(request_, *state_)) return;
     if (ConnectOne(env_, request_, *state_, address)) return;
   }
-  PublishAllFailed(request_, *state_);  // A no-op if cancelled meanwhile.
+  // The last attempt may have ended at the deadline: then that is the
+  // error (the timer's words), whoever publishes it.
+  if (!PublishIfPastDeadline(request_, *state_)) {
+    PublishAllFailed(request_, *state_);  // A no-op if cancelled meanwhile.
+  }
 }
 
 }  // namespace internal

@@ -155,8 +155,8 @@ class ConnectorImpl {
   const std::shared_ptr<ConnectorCore> core_;  // shared with every Socket
   Registry registry_;
   Timer timer_;
-  // Declared last: destroyed first. ~WorkerPool may still have to join the
-  // worker that called Shutdown(), which uses nothing else of this.
+  // Destroyed before the timer, registry and core: ~WorkerPool may still
+  // have to join the worker that called Shutdown(), which uses only it.
   WorkerPool pool_;
   const ConnectEnv env_;
   // Set once by Shutdown(); relaxed: a fast path only, the Registry's

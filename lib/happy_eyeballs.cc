@@ -230,6 +230,7 @@ std::optional<SocketAddress> Race::Next() {
 bool Race::ResolutionDone() const { return absorbed_[kV6] && absorbed_[kV4]; }
 
 void Race::Fail() {
+  if (PublishIfPastDeadline(request_, state_)) return;  // see ConnectSerial
   if (!state_.attempts().empty()) {
     PublishAllFailed(request_, state_);
     return;

@@ -474,14 +474,14 @@ void WorkerPool::Shutdown() {
     w->wake.store(kWoken, std::memory_order_release);
     FutexWake(&w->wake);
   }
-  // The joins are cheap: the stacks are ours (no munmap() per thread), and
-  // each exiting thread has long been running on the other CPU.
   // Never this thread: joining itself would fail, and its stack must stay
   // mapped until it has exited (~WorkerPool, on another thread).
   if (OnWorkerThread()) {
     shut_down_by_ = tls_worker_;
     workers.erase(std::find(workers.begin(), workers.end(), tls_worker_));
   }
+  // The joins are cheap: the stacks are ours (no munmap() per thread), and
+  // each exiting thread has long been running on the other CPU.
   for (Worker* w : workers) pthread_join(w->thread, nullptr);
   exited_.store(nullptr, std::memory_order_relaxed);  // all joined above
   for (Worker* w : workers) delete w;

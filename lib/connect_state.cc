@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "lib/completion_queue_access.h"
 #include "lib/fd_stream.h"
 #include "lib/posix_error.h"
 
@@ -39,12 +40,15 @@ bool Waiter::WaitUntil(absl::Time deadline) {
 
 ConnectState::ConnectState(const std::shared_ptr<Socket>& socket,
                            SocketOps* ops, std::shared_ptr<ConnectorCore> core,
-                           absl::AnyInvocable<void(Socket&)> on_complete)
+                           absl::AnyInvocable<void(Socket&)> on_complete,
+                           std::shared_ptr<CompletionQueue> queue)
     : socket_(socket.get()),
       weak_socket_(socket),
       ops_(ops),
       core_(std::move(core)),
-      on_complete_(std::move(on_complete)) {}
+      on_complete_(std::move(on_complete)),
+      has_queue_(queue != nullptr),
+      queue_(std::move(queue)) {}
 
 void ConnectState::MarkQueued() {
   // relaxed: the state reaches other threads only through a mutex (the
@@ -100,9 +104,10 @@ bool ConnectState::PostCallback() {
 }
 
 bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
+  std::shared_ptr<CompletionQueue> pushed_to;  // dropped after mu_
   {
     MutexLock lock(&mu_);
-    if (!PublishLocked(result)) return false;
+    if (!PublishLocked(result, &pushed_to)) return false;
   }
   HandOverCallback();
   return true;
@@ -110,8 +115,11 @@ bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
 
 bool ConnectState::PublishConnected(std::unique_ptr<ConnectResult> result,
                                     size_t attempt) {
+  std::shared_ptr<CompletionQueue> pushed_to;  // dropped after mu_
   MutexLock lock(&mu_);
-  if (!PublishLocked(result)) return false;
+  if (!PublishLocked(result, &pushed_to)) return false;
+  // Still under mu_: a consumer that drains the socket and asks attempts()
+  // (which takes mu_) sees this outcome too.
   Attempt& a = slots_[attempt].attempt;
   a.outcome = Attempt::Outcome::kConnected;
   a.error_code = 0;
@@ -119,7 +127,8 @@ bool ConnectState::PublishConnected(std::unique_ptr<ConnectResult> result,
   return true;
 }
 
-bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
+bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result,
+                                 std::shared_ptr<CompletionQueue>* pushed_to) {
   const ConnectResult* expected = nullptr;
   // release on success: makes the filled-in result visible to the acquire
   // loads in Socket's queries. The failure order is relaxed: nothing of the
@@ -132,8 +141,21 @@ bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
   }
   core_->counters.Complete(result->status);
   result.release();  // Now owned by the Socket (invariant 3).
+  PushLocked(pushed_to);
   WakeWaitersLocked();
   return true;
+}
+
+void ConnectState::PushLocked(std::shared_ptr<CompletionQueue>* pushed_to) {
+  if (queue_ == nullptr) return;
+  // Never null here: every publisher holds a reference to the Socket (or,
+  // for ~Connector's CancelAll(), keeps it registered, which its task's
+  // reference outlives).
+  node_.socket = weak_socket_.lock();
+  if (node_.socket != nullptr) {
+    CompletionQueueAccess::Push(*queue_, &node_);
+  }
+  *pushed_to = std::move(queue_);
 }
 
 bool ConnectState::PublishFailure(absl::Status status) {
@@ -162,6 +184,11 @@ void ConnectState::RunCallbackOnce() {
   // acq_rel: the winner's later reads of on_complete_ are ordered after any
   // other thread's earlier exchange; only one thread ever sees `false`.
   if (callback_claimed_.exchange(true, std::memory_order_acq_rel)) return;
+  if (has_queue_) {
+    // Invariant (6): the publisher pushes under mu_; a thread that only saw
+    // the publication waits here until the push is done.
+    MutexLock lock(&mu_);
+  }
   if (on_complete_) {
     on_complete_(*socket_);
     on_complete_ = nullptr;  // Release captured resources now.

@@ -15,6 +15,12 @@
 //  (5) Everything else (attempt records, descriptors of attempts in flight,
 //      waiters) is guarded by mu_; a descriptor is closed only after it is
 //      detached under mu_, so a canceller never shuts down a reused number.
+//  (6) A socket with a CompletionQueue is pushed to it exactly once, by the
+//      publisher that won (2), inside the same critical section of mu_ and
+//      before the waiters wake (api-contract rule 11). RunCallbackOnce()
+//      takes mu_ once before on_complete runs, so on_complete (which may run
+//      on another thread that merely saw the publication) always comes
+//      after the push.
 //
 // State diagram of Socket::result_ (one transition, done by Publish()):
 //
@@ -55,6 +61,7 @@
 #include "lib/callback_thread.h"
 #include "lib/mutex.h"
 #include "lib/socket_ops.h"
+#include "tether/completion_queue.h"
 #include "tether/socket.h"
 
 namespace tether {
@@ -109,9 +116,11 @@ class ConnectState {
  public:
   // `core`'s counters count the publication, before waiters wake: whoever
   // sees the socket complete also sees it in the statistics.
+  // `queue` (may be null) receives the socket once, when it is published.
   ConnectState(const std::shared_ptr<Socket>& socket, SocketOps* ops,
                std::shared_ptr<ConnectorCore> core,
-               absl::AnyInvocable<void(Socket&)> on_complete);
+               absl::AnyInvocable<void(Socket&)> on_complete,
+               std::shared_ptr<CompletionQueue> queue = nullptr);
   ConnectState(const ConnectState&) = delete;
   ConnectState& operator=(const ConnectState&) = delete;
 
@@ -174,10 +183,17 @@ class ConnectState {
     int fd = -1;  // registered while the connect() is in flight
   };
 
-  // The compare-and-swap of invariant (2). REQUIRES: mu_ held.
-  bool PublishLocked(std::unique_ptr<ConnectResult>& result)
+  // The compare-and-swap of invariant (2), then the push of invariant (6);
+  // the queue pushed to is moved to `*pushed_to`, for the caller to drop
+  // after unlocking mu_. REQUIRES: mu_ held.
+  bool PublishLocked(std::unique_ptr<ConnectResult>& result,
+                     std::shared_ptr<CompletionQueue>* pushed_to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaitersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Invariant (6): pushes the socket to queue_, if any, and moves queue_
+  // to `*pushed_to`.
+  void PushLocked(std::shared_ptr<CompletionQueue>* pushed_to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a failure is published: transition (3), or a post for (4).
   void HandOverCallback();
 
@@ -201,7 +217,16 @@ class ConnectState {
   // Set by the thread that claims on_complete_; exchange, so exactly one wins.
   std::atomic<bool> callback_claimed_{false};
 
+  // Whether the socket has a completion queue (invariant 6); fixed.
+  const bool has_queue_;
+
   mutable Mutex mu_;
+  // Until the socket is pushed to it (then null: a queued socket must not
+  // keep its queue alive, or an undrained queue would never be freed).
+  std::shared_ptr<CompletionQueue> queue_ ABSL_GUARDED_BY(mu_);
+  // The socket's link in queue_; node_.socket is set by the push, under mu_,
+  // and moved out by the queue's consumer.
+  CompletionNode node_;
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
   std::vector<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
 };

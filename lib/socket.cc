@@ -145,6 +145,17 @@ absl::Status Socket::Close() {
   return r->stream->Close();
 }
 
+absl::StatusOr<int> Socket::Release() {
+  absl::StatusOr<FdStream*> s = Stream();
+  // relaxed: set by a Close() that found no stream; a Close racing this
+  // call may be missed here, which makes it the one that lost the race.
+  if (closed_.load(std::memory_order_relaxed)) {
+    return absl::FailedPreconditionError("socket is closed");
+  }
+  if (!s.ok()) return s.status();
+  return (*s)->Detach();
+}
+
 bool Socket::readable_open() const {
   const ConnectResult* r = Load();
   if (r != nullptr && r->stream != nullptr) return r->stream->readable_open();

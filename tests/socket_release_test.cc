@@ -55,6 +55,35 @@ std::string EchoThrough(int fd, const std::string& text) {
   return reply;
 }
 
+// Runs socket->Release() on a thread of its own.
+class BackgroundRelease {
+ public:
+  explicit BackgroundRelease(std::shared_ptr<Socket> socket)
+      : thread_([this, socket] {
+          tid_ = Tid();
+          result_ = socket->Release();
+        }) {}
+  ~BackgroundRelease() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits (bounded) until the thread sleeps inside Release().
+  bool Blocked() {
+    return WaitFor([&] {
+      const pid_t tid = tid_;
+      return tid != 0 && ThreadIsSleeping(tid);
+    });
+  }
+  absl::StatusOr<int> Join() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  std::atomic<pid_t> tid_{0};
+  absl::StatusOr<int> result_ = absl::UnknownError("not run");
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 TEST(SocketReleaseTest, HandsOverTheConnectedDescriptor) {
   Listener listener(Listener::Mode::kEcho);
   Connector connector;
@@ -94,16 +123,11 @@ TEST(SocketReleaseTest, BlockingReleaseWaitsForTheConnect) {
   connect.family = Family::kIPv4;
   resolver->Hold(Family::kIPv4);
   auto s = connector.Connect("server.test", listener.port(), std::move(connect));
-  std::atomic<pid_t> tid{0};
-  absl::StatusOr<int> fd = absl::UnknownError("not yet");
-  std::thread releaser([&] {
-    tid = Tid();
-    fd = s->Release();
-  });
-  ASSERT_TRUE(WaitFor([&] { return tid != 0 && ThreadIsSleeping(tid); }));
+  BackgroundRelease releaser(s);
+  ASSERT_TRUE(releaser.Blocked());
   EXPECT_TRUE(s->connecting());
   resolver->Release();
-  releaser.join();
+  absl::StatusOr<int> fd = releaser.Join();
   ASSERT_TRUE(fd.ok()) << fd.status();
   EXPECT_EQ(EchoThrough(*fd, "late"), "late");
   close(*fd);
@@ -123,15 +147,10 @@ TEST(SocketReleaseTest, CloseInterruptsABlockingReleaseWhileConnecting) {
   HangingListener hanging;
   Connector connector;
   auto s = connector.Connect("127.0.0.1", hanging.port());
-  std::atomic<pid_t> tid{0};
-  absl::StatusOr<int> fd = absl::UnknownError("not yet");
-  std::thread releaser([&] {
-    tid = Tid();
-    fd = s->Release();
-  });
-  ASSERT_TRUE(WaitFor([&] { return tid != 0 && ThreadIsSleeping(tid); }));
+  BackgroundRelease releaser(s);
+  ASSERT_TRUE(releaser.Blocked());
   ASSERT_TRUE(s->Close().ok());
-  releaser.join();
+  absl::StatusOr<int> fd = releaser.Join();
   ASSERT_FALSE(fd.ok());
   // Either the cancelled connect's error or "closed": never a descriptor.
   EXPECT_TRUE(fd.status().code() == absl::StatusCode::kCancelled ||

@@ -265,9 +265,11 @@ void BM_CompletionQueueThroughput(benchmark::State& state) {
   state.counters["submit_median_us"] = Percentile(submit, 50);
   state.counters["submit_p90_us"] = Percentile(submit, 90);
   state.counters["workers"] = static_cast<double>(connector.stats().workers);
-  for (auto& s : ready) CloseRst(*s);
-  // The k still in flight: wait for them through the queue, then close.
-  for (int left = k; left > 0 && (*queue)->Wait(absl::Seconds(5));) {
+  // Those drained but not used (ready[next..]), then those still in
+  // flight: wait for them through the queue, then close.
+  int left = k - static_cast<int>(ready.size() - next);
+  for (; next < ready.size(); ++next) CloseRst(*ready[next]);
+  while (left > 0 && (*queue)->Wait(absl::Seconds(5))) {
     for (auto& s : (*queue)->Drain()) {
       CloseRst(*s);
       --left;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "lib/completion_queue_access.h"
@@ -36,6 +37,44 @@ bool Waiter::WaitUntil(absl::Time deadline) {
   }
   fired_ = false;  // Consumed: the next wait sleeps until the next Fire().
   return true;
+}
+
+namespace {
+// sticky_ once the socket is published: never dereferenced.
+SharedWaiter* const kStickyDone = reinterpret_cast<SharedWaiter*>(uintptr_t{1});
+}  // namespace
+
+SharedWaiter* ThreadWaiter() {
+  struct Holder {
+    SharedWaiter* const waiter = new SharedWaiter;
+    ~Holder() { waiter->Unref(); }
+  };
+  thread_local Holder holder;
+  return holder.waiter;
+}
+
+ConnectState::~ConnectState() {
+  // acquire: pairs with RegisterSticky()'s CAS; we hold the last reference
+  // to this state, so nobody changes it any more.
+  SharedWaiter* w = sticky_.load(std::memory_order_acquire);
+  if (w != nullptr && w != kStickyDone) w->Unref();
+}
+
+ConnectState::Sticky ConnectState::RegisterSticky(SharedWaiter* w) {
+  // acquire: pairs with PublishLocked()'s exchange, so kStickyDone comes
+  // with the published result (the caller then reads it).
+  SharedWaiter* cur = sticky_.load(std::memory_order_acquire);
+  if (cur == w) return Sticky::kMine;
+  if (cur == nullptr) {
+    w->Ref();  // the slot's reference
+    // acq_rel: release hands the reference over to whoever takes it out;
+    // acquire as above when it fails on kStickyDone.
+    if (sticky_.compare_exchange_strong(cur, w, std::memory_order_acq_rel)) {
+      return Sticky::kMine;
+    }
+    w->Unref();
+  }
+  return cur == kStickyDone ? Sticky::kDone : Sticky::kBusy;
 }
 
 ConnectState::ConnectState(const std::shared_ptr<Socket>& socket,
@@ -144,6 +183,16 @@ bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result,
   PushLocked(pushed_to);
   WakeWaitersLocked();
   return true;
+}
+
+void ConnectState::FireStickyLocked() {
+  // acq_rel: acquire takes over the reference RegisterSticky() released
+  // into the slot; release makes the published result (stored before this
+  // RMW) visible to a RegisterSticky() that sees kStickyDone.
+  SharedWaiter* w = sticky_.exchange(kStickyDone, std::memory_order_acq_rel);
+  if (w == nullptr || w == kStickyDone) return;
+  w->waiter.Fire();
+  w->Unref();
 }
 
 void ConnectState::PushLocked(std::shared_ptr<CompletionQueue>* pushed_to) {
@@ -260,6 +309,7 @@ void ConnectState::WakeWaitersLocked() {
   // destroyed, so none is fired after it is gone.
   for (Waiter* w : waiters_) w->Fire();
   waiters_.clear();
+  FireStickyLocked();
 }
 
 }  // namespace internal

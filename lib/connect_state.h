@@ -112,6 +112,36 @@ class Waiter {
   bool fired_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A Waiter that sockets may keep registered after the wait that registered
+// it has returned (ConnectState::RegisterSticky): reference-counted, so it
+// lives until the last socket holding it completes or goes. Each thread
+// that calls WaitAny() has one (ThreadWaiter()), so a thread that waits on
+// the same sockets again finds itself registered already.
+class SharedWaiter {
+ public:
+  SharedWaiter() = default;
+  SharedWaiter(const SharedWaiter&) = delete;
+  SharedWaiter& operator=(const SharedWaiter&) = delete;
+
+  Waiter waiter;
+  void Ref() {
+    // relaxed: a new reference is made from an existing one.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Unref() {
+    // acq_rel: the last owner's delete comes after every other owner's use.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  ~SharedWaiter() = default;
+  std::atomic<int> refs_{1};  // written by every holder
+};
+
+// The calling thread's SharedWaiter (made on first use; the thread's
+// reference goes when it exits).
+SharedWaiter* ThreadWaiter();
+
 class ConnectState {
  public:
   // `core`'s counters count the publication, before waiters wake: whoever
@@ -123,6 +153,7 @@ class ConnectState {
                std::shared_ptr<CompletionQueue> queue = nullptr);
   ConnectState(const ConnectState&) = delete;
   ConnectState& operator=(const ConnectState&) = delete;
+  ~ConnectState();
 
   Socket& socket() const { return *socket_; }
   bool done() const { return !socket_->connecting(); }
@@ -177,6 +208,13 @@ class ConnectState {
   bool AddWaiter(Waiter* waiter);
   void RemoveWaiter(Waiter* waiter);
 
+  // Lock-free registration of a waiter that stays registered until
+  // publication fires it (one per socket; WaitAny's fast path). kMine: `w`
+  // is registered (now or by an earlier call); kBusy: another waiter holds
+  // the slot (use AddWaiter()); kDone: the socket is complete.
+  enum class Sticky { kMine, kBusy, kDone };
+  [[nodiscard]] Sticky RegisterSticky(SharedWaiter* w);
+
  private:
   struct Slot {
     Attempt attempt;
@@ -190,6 +228,8 @@ class ConnectState {
                      std::shared_ptr<CompletionQueue>* pushed_to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaitersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fires and drops the sticky waiter; from now on sticky_ is kStickyDone.
+  void FireStickyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Invariant (6): pushes the socket to queue_, if any, and moves queue_
   // to `*pushed_to`.
   void PushLocked(std::shared_ptr<CompletionQueue>* pushed_to)
@@ -219,6 +259,13 @@ class ConnectState {
 
   // Whether the socket has a completion queue (invariant 6); fixed.
   const bool has_queue_;
+
+  // Null, the sticky waiter (holding a reference), or kStickyDone once
+  // published. Every change is an RMW, so the registration's CAS and the
+  // publisher's exchange are totally ordered: either the publisher takes
+  // (and fires) the waiter, or the registration sees kStickyDone.
+  // Written by RegisterSticky() (CAS) and PublishLocked() (exchange).
+  std::atomic<SharedWaiter*> sticky_{nullptr};
 
   mutable Mutex mu_;
   // Until the socket is pushed to it (then null: a queued socket must not

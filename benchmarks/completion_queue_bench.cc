@@ -30,7 +30,7 @@
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "lib/completion_queue_access.h"
-#include "tests/testing/fake_resolver.h"
+#include "tests/testing/held_sockets.h"
 #include "tether/completion_queue.h"
 #include "tether/connector.h"
 #include "tether/socket.h"
@@ -130,36 +130,7 @@ void BM_MutexVectorPush(benchmark::State& state) {
 }
 BENCHMARK(BM_MutexVectorPush)->Threads(1)->Threads(2)->UseRealTime();
 
-// n sockets that stay connecting: one worker, held in the resolver, and
-// every other connect queued behind it.
-struct Connecting {
-  explicit Connecting(int n, std::shared_ptr<CompletionQueue> queue = nullptr)
-      : resolver(std::make_shared<testing::FakeResolver>()),
-        queue(std::move(queue)) {
-    resolver->Hold(Family::kAny);
-    resolver->Hold(Family::kIPv4);
-    resolver->Hold(Family::kIPv6);
-    ConnectorOptions options;
-    options.max_workers = 1;
-    options.resolver = resolver;
-    options.max_queued = 1 << 20;
-    connector = std::make_unique<Connector>(options);
-    for (int i = 0; i < n; ++i) sockets.push_back(Make());
-  }
-  ~Connecting() {
-    resolver->Release();
-    connector.reset();
-  }
-  std::shared_ptr<Socket> Make() {
-    ConnectOptions options;
-    options.completion_queue = queue;
-    return connector->Connect("held.test", 80, std::move(options));
-  }
-  std::shared_ptr<testing::FakeResolver> resolver;
-  std::shared_ptr<CompletionQueue> queue;
-  std::unique_ptr<Connector> connector;
-  std::vector<std::shared_ptr<Socket>> sockets;
-};
+using Connecting = testing::HeldSockets;
 
 void BM_WaitAnyNoneComplete(benchmark::State& state) {
   Connecting c(static_cast<int>(state.range(0)));
@@ -190,12 +161,13 @@ BENCHMARK(BM_WaitAnyOneComplete)->Arg(16)->Arg(1000)->Arg(10000);
 
 void BM_CompletionQueueOneOfMany(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  Connecting c(n, NewQueue());
+  std::shared_ptr<CompletionQueue> queue = NewQueue();
+  Connecting c(n, queue);
   uint64_t k = 0;
   for (auto _ : state) {
     const size_t i = (k++ * 7919) % n;
     (void)c.sockets[i]->Close();
-    std::vector<std::shared_ptr<Socket>> got = c.queue->Drain();
+    std::vector<std::shared_ptr<Socket>> got = queue->Drain();
     if (got.size() != 1 || got[0] != c.sockets[i]) std::abort();
     state.PauseTiming();
     c.sockets[i] = c.Make();

@@ -13,7 +13,7 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_resolver.h"
+#include "tests/testing/held_sockets.h"
 #include "tether/connector.h"
 
 namespace tether {
@@ -21,33 +21,7 @@ namespace {
 
 constexpr absl::Duration kLong = absl::Seconds(20);
 
-// `n` sockets that stay connecting until closed.
-class HeldSockets {
- public:
-  explicit HeldSockets(int n)
-      : resolver_(std::make_shared<testing::FakeResolver>()) {
-    resolver_->Hold(Family::kAny);
-    resolver_->Hold(Family::kIPv4);
-    resolver_->Hold(Family::kIPv6);
-    ConnectorOptions options;
-    options.max_workers = 1;
-    options.resolver = resolver_;
-    connector_ = std::make_unique<Connector>(options);
-    for (int i = 0; i < n; ++i) {
-      sockets.push_back(connector_->Connect("held.test", 80));
-    }
-  }
-  ~HeldSockets() {
-    resolver_->Release();
-    connector_.reset();
-  }
-
-  std::vector<std::shared_ptr<Socket>> sockets;
-
- private:
-  std::shared_ptr<testing::FakeResolver> resolver_;
-  std::unique_ptr<Connector> connector_;
-};
+using testing::HeldSockets;
 
 TEST(WaitAnyTest, HarvestsEveryCompletionOfALargeSet) {
   constexpr int kSockets = 2000;

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/held_sockets.h"
+#include "tests/testing/loopback.h"
 #include "tether/connector.h"
 
 namespace tether {
@@ -54,19 +55,21 @@ TEST(WaitAnyTest, HarvestsEveryCompletionOfALargeSet) {
 TEST(WaitAnyTest, SeveralThreadsWaitOnTheSameSockets) {
   constexpr int kSockets = 300;
   HeldSockets held(kSockets);
+  std::atomic<int> registered{0};
   std::atomic<int> woken{0};
   std::vector<std::thread> waiters;
   for (int t = 0; t < 3; ++t) {
     waiters.emplace_back([&] {
-      // Each waiter first times out once, leaving its registrations.
-      EXPECT_EQ(WaitAny(held.sockets, absl::Milliseconds(1)), held.sockets.size());
-      const size_t k = WaitAny(held.sockets, kLong);
-      EXPECT_EQ(k, 123u);
+      // Each waiter first times out once, leaving its registrations (the
+      // first thread's in the sockets' slots, the others' in their lists).
+      EXPECT_EQ(WaitAny(held.sockets, absl::Milliseconds(1)),
+                held.sockets.size());
+      registered.fetch_add(1);
+      EXPECT_EQ(WaitAny(held.sockets, kLong), 123u);
       woken.fetch_add(1);
     });
   }
-  // Let every waiter register at least once, then complete one socket.
-  EXPECT_EQ(WaitAny(held.sockets, absl::Milliseconds(1)), held.sockets.size());
+  ASSERT_TRUE(testing::WaitFor([&] { return registered.load() == 3; }));
   (void)held.sockets[123]->Close();
   for (auto& w : waiters) w.join();
   EXPECT_EQ(woken.load(), 3);

@@ -11,6 +11,7 @@
 // its Time column is. Targets are issue 6's.
 
 #include <errno.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "benchmark/benchmark.h"
 #include "benchmarks/bench_util.h"
 #include "tether/address.h"
+#include "tether/completion_queue.h"
 #include "tether/connector.h"
 #include "tether/resolver.h"
 #include "tether/socket.h"
@@ -204,6 +206,78 @@ void BM_ConnectThroughput(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ConnectThroughput)->Arg(1)->Arg(16)->Arg(64)->UseRealTime();
+
+// BM_CompletionQueueThroughput/<K>: BM_ConnectThroughput's loop as an event
+// loop runs it (issue 16): K connects in flight, each with the same
+// CompletionQueue; the caller sleeps in epoll_wait() on the queue's fd,
+// Drain()s every completed socket, closes it and starts a new connect in
+// its place. One iteration = one completed connect. Counters as
+// BM_ConnectThroughput's, plus wakeups_per_connect: epoll_wait() returns
+// per completed connect (below 1 when one wake-up harvests several).
+void BM_CompletionQueueThroughput(benchmark::State& state) {
+  const int k = static_cast<int>(state.range(0));
+  Sink sink;
+  Connector connector;
+  absl::StatusOr<std::shared_ptr<CompletionQueue>> queue =
+      CompletionQueue::Create();
+  if (!queue.ok()) {
+    state.SkipWithError("CompletionQueue::Create failed");
+    return;
+  }
+  auto connect = [&] {
+    ConnectOptions options;
+    options.completion_queue = *queue;
+    return connector.Connect("127.0.0.1", sink.port(), std::move(options));
+  };
+  const int epfd = epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev = {};
+  ev.events = EPOLLIN;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, (*queue)->fd(), &ev);
+  for (int i = 0; i < k; ++i) (void)connect();
+  int64_t errors = 0;
+  int64_t wakeups = 0;
+  std::vector<double> submit;  // µs per Connect() call
+  submit.reserve(1 << 20);
+  std::vector<std::shared_ptr<Socket>> ready;
+  size_t next = 0;
+  for (auto _ : state) {
+    while (next == ready.size()) {
+      epoll_event out;
+      if (epoll_wait(epfd, &out, 1, 100) > 0) ++wakeups;
+      ready = (*queue)->Drain();
+      next = 0;
+    }
+    std::shared_ptr<Socket> s = std::move(ready[next++]);
+    if (s->error().ok()) {
+      CloseRst(*s);
+    } else {
+      ++errors;
+    }
+    const Clock::time_point t0 = Clock::now();
+    (void)connect();
+    submit.push_back(Us(Clock::now() - t0));
+  }
+  state.counters["connects_per_sec"] = Counter(
+      static_cast<double>(state.iterations() - errors), Counter::kIsRate);
+  state.counters["errors"] = static_cast<double>(errors);
+  state.counters["wakeups_per_connect"] =
+      static_cast<double>(wakeups) / static_cast<double>(state.iterations());
+  state.counters["submit_median_us"] = Percentile(submit, 50);
+  state.counters["submit_p90_us"] = Percentile(submit, 90);
+  state.counters["workers"] = static_cast<double>(connector.stats().workers);
+  // Those drained but not used (ready[next..]), then those still in
+  // flight: wait for them through the queue, then close.
+  int left = k - static_cast<int>(ready.size() - next);
+  for (; next < ready.size(); ++next) CloseRst(*ready[next]);
+  while (left > 0 && (*queue)->Wait(absl::Seconds(5))) {
+    for (auto& s : (*queue)->Drain()) {
+      CloseRst(*s);
+      --left;
+    }
+  }
+  close(epfd);
+}
+BENCHMARK(BM_CompletionQueueThroughput)->Arg(1)->Arg(16)->Arg(64)->UseRealTime();
 
 // ---------------------------------------------------------------------------
 // BM_HandOffLatency/gap_us:<g>: how much later a spinning caller sees a

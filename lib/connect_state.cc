@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <utility>
 
+#include "lib/completion_queue_access.h"
 #include "lib/fd_stream.h"
 #include "lib/posix_error.h"
 
@@ -38,14 +40,55 @@ bool Waiter::WaitUntil(absl::Time deadline) {
   return true;
 }
 
+namespace {
+// sticky_ once the socket is published: never dereferenced.
+SharedWaiter* const kStickyDone = reinterpret_cast<SharedWaiter*>(uintptr_t{1});
+}  // namespace
+
+SharedWaiter* ThreadWaiter() {
+  struct Holder {
+    SharedWaiter* const waiter = new SharedWaiter;
+    ~Holder() { waiter->Unref(); }
+  };
+  thread_local Holder holder;
+  return holder.waiter;
+}
+
+ConnectState::~ConnectState() {
+  // acquire: pairs with RegisterSticky()'s CAS; we hold the last reference
+  // to this state, so nobody changes it any more.
+  SharedWaiter* w = sticky_.load(std::memory_order_acquire);
+  if (w != nullptr && w != kStickyDone) w->Unref();
+}
+
+ConnectState::Sticky ConnectState::RegisterSticky(SharedWaiter* w) {
+  // acquire: pairs with PublishLocked()'s exchange, so kStickyDone comes
+  // with the published result (the caller then reads it).
+  SharedWaiter* cur = sticky_.load(std::memory_order_acquire);
+  if (cur == w) return Sticky::kMine;
+  if (cur == nullptr) {
+    w->Ref();  // the slot's reference
+    // acq_rel: release hands the reference over to whoever takes it out;
+    // acquire as above when it fails on kStickyDone.
+    if (sticky_.compare_exchange_strong(cur, w, std::memory_order_acq_rel)) {
+      return Sticky::kMine;
+    }
+    w->Unref();
+  }
+  return cur == kStickyDone ? Sticky::kDone : Sticky::kBusy;
+}
+
 ConnectState::ConnectState(const std::shared_ptr<Socket>& socket,
                            SocketOps* ops, std::shared_ptr<ConnectorCore> core,
-                           absl::AnyInvocable<void(Socket&)> on_complete)
+                           absl::AnyInvocable<void(Socket&)> on_complete,
+                           std::shared_ptr<CompletionQueue> queue)
     : socket_(socket.get()),
       weak_socket_(socket),
       ops_(ops),
       core_(std::move(core)),
-      on_complete_(std::move(on_complete)) {}
+      on_complete_(std::move(on_complete)),
+      has_queue_(queue != nullptr),
+      queue_(std::move(queue)) {}
 
 void ConnectState::MarkQueued() {
   // relaxed: the state reaches other threads only through a mutex (the
@@ -101,9 +144,10 @@ bool ConnectState::PostCallback() {
 }
 
 bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
+  std::shared_ptr<CompletionQueue> pushed_to;  // dropped after mu_
   {
     MutexLock lock(&mu_);
-    if (!PublishLocked(result)) return false;
+    if (!PublishLocked(result, &pushed_to)) return false;
   }
   HandOverCallback();
   return true;
@@ -111,8 +155,11 @@ bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
 
 bool ConnectState::PublishConnected(std::unique_ptr<ConnectResult> result,
                                     size_t attempt) {
+  std::shared_ptr<CompletionQueue> pushed_to;  // dropped after mu_
   MutexLock lock(&mu_);
-  if (!PublishLocked(result)) return false;
+  if (!PublishLocked(result, &pushed_to)) return false;
+  // Still under mu_: a consumer that drains the socket and asks attempts()
+  // (which takes mu_) sees this outcome too.
   Attempt& a = slots_[attempt].attempt;
   a.outcome = Attempt::Outcome::kConnected;
   a.error_code = 0;
@@ -120,7 +167,8 @@ bool ConnectState::PublishConnected(std::unique_ptr<ConnectResult> result,
   return true;
 }
 
-bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
+bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result,
+                                 std::shared_ptr<CompletionQueue>* pushed_to) {
   const ConnectResult* expected = nullptr;
   // release on success: makes the filled-in result visible to the acquire
   // loads in Socket's queries. The failure order is relaxed: nothing of the
@@ -142,8 +190,31 @@ bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
       EndAttemptLocked(slot.attempt, now);
     }
   }
+  PushLocked(pushed_to);
   WakeWaitersLocked();
   return true;
+}
+
+void ConnectState::FireStickyLocked() {
+  // acq_rel: acquire takes over the reference RegisterSticky() released
+  // into the slot; release makes the published result (stored before this
+  // RMW) visible to a RegisterSticky() that sees kStickyDone.
+  SharedWaiter* w = sticky_.exchange(kStickyDone, std::memory_order_acq_rel);
+  if (w == nullptr || w == kStickyDone) return;
+  w->waiter.Fire();
+  w->Unref();
+}
+
+void ConnectState::PushLocked(std::shared_ptr<CompletionQueue>* pushed_to) {
+  if (queue_ == nullptr) return;
+  // Never null here: every publisher holds a reference to the Socket (or,
+  // for ~Connector's CancelAll(), keeps it registered, which its task's
+  // reference outlives).
+  node_.socket = weak_socket_.lock();
+  if (node_.socket != nullptr) {
+    CompletionQueueAccess::Push(*queue_, &node_);
+  }
+  *pushed_to = std::move(queue_);
 }
 
 bool ConnectState::PublishFailure(absl::Status status) {
@@ -172,6 +243,11 @@ void ConnectState::RunCallbackOnce() {
   // acq_rel: the winner's later reads of on_complete_ are ordered after any
   // other thread's earlier exchange; only one thread ever sees `false`.
   if (callback_claimed_.exchange(true, std::memory_order_acq_rel)) return;
+  if (has_queue_) {
+    // Invariant (6): the publisher pushes under mu_; a thread that only saw
+    // the publication waits here until the push is done.
+    MutexLock lock(&mu_);
+  }
   if (on_complete_) {
     on_complete_(*socket_);
     on_complete_ = nullptr;  // Release captured resources now.
@@ -259,6 +335,7 @@ void ConnectState::WakeWaitersLocked() {
   // destroyed, so none is fired after it is gone.
   for (Waiter* w : waiters_) w->Fire();
   waiters_.clear();
+  FireStickyLocked();
 }
 
 }  // namespace internal

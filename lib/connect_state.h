@@ -15,6 +15,12 @@
 //  (5) Everything else (attempt records, descriptors of attempts in flight,
 //      waiters) is guarded by mu_; a descriptor is closed only after it is
 //      detached under mu_, so a canceller never shuts down a reused number.
+//  (6) A socket with a CompletionQueue is pushed to it exactly once, by the
+//      publisher that won (2), inside the same critical section of mu_ and
+//      before the waiters wake (api-contract rule 11). RunCallbackOnce()
+//      takes mu_ once before on_complete runs, so on_complete (which may run
+//      on another thread that merely saw the publication) always comes
+//      after the push.
 //
 // State diagram of Socket::result_ (one transition, done by Publish()):
 //
@@ -55,6 +61,7 @@
 #include "lib/callback_thread.h"
 #include "lib/mutex.h"
 #include "lib/socket_ops.h"
+#include "tether/completion_queue.h"
 #include "tether/socket.h"
 
 namespace tether {
@@ -105,15 +112,48 @@ class Waiter {
   bool fired_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A Waiter that sockets may keep registered after the wait that registered
+// it has returned (ConnectState::RegisterSticky): reference-counted, so it
+// lives until the last socket holding it completes or goes. Each thread
+// that calls WaitAny() has one (ThreadWaiter()), so a thread that waits on
+// the same sockets again finds itself registered already.
+class SharedWaiter {
+ public:
+  SharedWaiter() = default;
+  SharedWaiter(const SharedWaiter&) = delete;
+  SharedWaiter& operator=(const SharedWaiter&) = delete;
+
+  Waiter waiter;
+  void Ref() {
+    // relaxed: a new reference is made from an existing one.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Unref() {
+    // acq_rel: the last owner's delete comes after every other owner's use.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  ~SharedWaiter() = default;
+  std::atomic<int> refs_{1};  // written by every holder
+};
+
+// The calling thread's SharedWaiter (made on first use; the thread's
+// reference goes when it exits).
+SharedWaiter* ThreadWaiter();
+
 class ConnectState {
  public:
   // `core`'s counters count the publication, before waiters wake: whoever
   // sees the socket complete also sees it in the statistics.
+  // `queue` (may be null) receives the socket once, when it is published.
   ConnectState(const std::shared_ptr<Socket>& socket, SocketOps* ops,
                std::shared_ptr<ConnectorCore> core,
-               absl::AnyInvocable<void(Socket&)> on_complete);
+               absl::AnyInvocable<void(Socket&)> on_complete,
+               std::shared_ptr<CompletionQueue> queue = nullptr);
   ConnectState(const ConnectState&) = delete;
   ConnectState& operator=(const ConnectState&) = delete;
+  ~ConnectState();
 
   Socket& socket() const { return *socket_; }
   bool done() const { return !socket_->connecting(); }
@@ -170,18 +210,34 @@ class ConnectState {
   bool AddWaiter(Waiter* waiter);
   void RemoveWaiter(Waiter* waiter);
 
+  // Lock-free registration of a waiter that stays registered until
+  // publication fires it (one per socket; WaitAny's fast path). kMine: `w`
+  // is registered (now or by an earlier call); kBusy: another waiter holds
+  // the slot (use AddWaiter()); kDone: the socket is complete.
+  enum class Sticky { kMine, kBusy, kDone };
+  [[nodiscard]] Sticky RegisterSticky(SharedWaiter* w);
+
  private:
   struct Slot {
     Attempt attempt;
     int fd = -1;  // registered while the connect() is in flight
   };
 
-  // The compare-and-swap of invariant (2). REQUIRES: mu_ held.
-  bool PublishLocked(std::unique_ptr<ConnectResult>& result)
+  // The compare-and-swap of invariant (2), then the push of invariant (6);
+  // the queue pushed to is moved to `*pushed_to`, for the caller to drop
+  // after unlocking mu_. REQUIRES: mu_ held.
+  bool PublishLocked(std::unique_ptr<ConnectResult>& result,
+                     std::shared_ptr<CompletionQueue>* pushed_to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaitersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends `a` (kInProgress) as the published result decides.
   void EndAttemptLocked(Attempt& a, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fires and drops the sticky waiter; from now on sticky_ is kStickyDone.
+  void FireStickyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Invariant (6): pushes the socket to queue_, if any, and moves queue_
+  // to `*pushed_to`.
+  void PushLocked(std::shared_ptr<CompletionQueue>* pushed_to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a failure is published: transition (3), or a post for (4).
   void HandOverCallback();
@@ -206,7 +262,23 @@ class ConnectState {
   // Set by the thread that claims on_complete_; exchange, so exactly one wins.
   std::atomic<bool> callback_claimed_{false};
 
+  // Whether the socket has a completion queue (invariant 6); fixed.
+  const bool has_queue_;
+
+  // Null, the sticky waiter (holding a reference), or kStickyDone once
+  // published. Every change is an RMW, so the registration's CAS and the
+  // publisher's exchange are totally ordered: either the publisher takes
+  // (and fires) the waiter, or the registration sees kStickyDone.
+  // Written by RegisterSticky() (CAS) and PublishLocked() (exchange).
+  std::atomic<SharedWaiter*> sticky_{nullptr};
+
   mutable Mutex mu_;
+  // Until the socket is pushed to it (then null: a queued socket must not
+  // keep its queue alive, or an undrained queue would never be freed).
+  std::shared_ptr<CompletionQueue> queue_ ABSL_GUARDED_BY(mu_);
+  // The socket's link in queue_; node_.socket is set by the push, under mu_,
+  // and moved out by the queue's consumer.
+  CompletionNode node_;
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
   std::vector<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
 };

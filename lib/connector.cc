@@ -211,7 +211,8 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
 std::shared_ptr<Socket> ConnectorImpl::NewSocket(ConnectOptions& options) {
   auto socket = std::make_shared<Socket>(SocketKey{});
   socket->state_ = std::make_unique<ConnectState>(
-      socket, options_.socket_ops, core_, std::move(options.on_complete));
+      socket, options_.socket_ops, core_, std::move(options.on_complete),
+      std::move(options.completion_queue));
   return socket;
 }
 

@@ -38,6 +38,14 @@
 // never while a call may still use them. close() is never retried: on Linux
 // the number is gone even when it fails with EINTR.
 //
+// Handing the number over (Detach, for Socket::Release). It closes both
+// directions like Close() (so blocked calls wake and return kCancelled, and
+// later ones fail), then sets kReleasedBit with kClosedBit: the number is
+// never shut down or closed here. Instead Detach waits, on a condition
+// variable signalled by the last call to leave, until no call is inside the
+// number, and only then returns it: the new owner may close it at once
+// without a tether call still using it.
+//
 // SIGPIPE. Sockets use MSG_NOSIGNAL. A write() to a pipe whose reader has
 // gone raises SIGPIPE at the writing thread, so WriteToPipe blocks SIGPIPE in
 // that thread around the write and, on EPIPE, consumes the signal with
@@ -168,6 +176,10 @@ void FdStream::Leave(int index) {
   const uint32_t before =
       descriptors_[index].state.fetch_sub(1, std::memory_order_acq_rel);
   if (before == (kClosedBit | 1)) Release(index).IgnoreError();
+  if (before == (kClosedBit | kReleasedBit | 1)) {
+    MutexLock lock(&wake_mu_);  // Detach() checks the count under it
+    unused_.SignalAll();
+  }
 }
 
 absl::Status FdStream::MarkClosed(int index) {
@@ -218,6 +230,33 @@ absl::Status FdStream::Close() {
   absl::Status write =
       (before & kWriteBit) != 0 ? MarkClosed(1) : absl::OkStatus();
   return read.ok() ? write : read;
+}
+
+absl::StatusOr<int> FdStream::Detach() {
+  if (kind_ != Kind::kSocket) {
+    return absl::FailedPreconditionError("only a socket can be released");
+  }
+  // acq_rel: as in Close(); whoever clears the last bits owns the number.
+  const unsigned before = open_.exchange(0, std::memory_order_acq_rel);
+  if (before == 0) return absl::FailedPreconditionError("socket is closed");
+  if ((before & kReadBit) != 0) Wake(Direction::kRead);
+  if ((before & kWriteBit) != 0) Wake(Direction::kWrite);
+  std::atomic<uint32_t>& state = descriptors_[0].state;
+  // acq_rel: as in MarkClosed(). No Close set kClosedBit before (it does
+  // only with the last open bit, which we cleared).
+  state.fetch_or(kClosedBit | kReleasedBit, std::memory_order_acq_rel);
+  {
+    MutexLock lock(&wake_mu_);
+    // acquire: pairs with Leave()'s release, so every call's use of the
+    // number happens-before the caller's.
+    while ((state.load(std::memory_order_acquire) &
+            ~(kClosedBit | kReleasedBit)) != 0) {
+      unused_.Wait();
+    }
+  }
+  CloseWakeFd(0);
+  CloseWakeFd(1);
+  return descriptors_[0].fd;
 }
 
 absl::Status FdStream::CloseSocketSide(Direction direction,

@@ -48,6 +48,12 @@ class FdStream {
   absl::StatusOr<size_t> Write(absl::Span<const char> data, bool blocking);
   absl::Status Close(Direction direction);
   absl::Status Close();
+  // kSocket only: hands the descriptor over instead of closing it. Both
+  // directions close as for Close() (blocked calls return kCancelled), but
+  // the number is never shut down or closed by this stream: it is returned
+  // once no call is inside it any more (blocked ones are woken first, so
+  // this is prompt). kFailedPrecondition when already closed.
+  [[nodiscard]] absl::StatusOr<int> Detach();
   bool readable_open() const;
   bool writable_open() const;
   // kSocket: the socket while any direction is open, else -1.
@@ -59,12 +65,15 @@ class FdStream {
   // once, by the Close that leaves the descriptor unused) plus the number
   // of I/O calls inside it; whoever sees it become exactly kClosedBit
   // (closed and empty) close()s the number, so that happens exactly once
-  // and never under a call still using it.
+  // and never under a call still using it. Detach() sets kReleasedBit with
+  // kClosedBit: then nobody closes it, and the last call to leave wakes
+  // Detach() instead.
   struct Descriptor {
     int fd = -1;
     std::atomic<uint32_t> state{0};  // written by Enter/Leave/MarkClosed
   };
   static constexpr uint32_t kClosedBit = uint32_t{1} << 31;
+  static constexpr uint32_t kReleasedBit = uint32_t{1} << 30;
   static constexpr unsigned kReadBit = 1;
   static constexpr unsigned kWriteBit = 2;
 
@@ -104,6 +113,9 @@ class FdStream {
   // calls blocked in poll(); made on first need, closed with the
   // descriptor that direction uses.
   int wake_fds_[2] ABSL_GUARDED_BY(wake_mu_) = {-1, -1};
+  // Signalled (under wake_mu_) by the last call to leave a detached
+  // descriptor; Detach() waits on it.
+  CondVar unused_{&wake_mu_};
 };
 
 }  // namespace internal

@@ -23,12 +23,17 @@ namespace {
 // spin saves the caller's wake-up for the common fast connect.
 constexpr absl::Duration kSpin = absl::Microseconds(60);
 
+// Spans longer than this are not spun on: one pass over them already
+// costs a good part of the spin (a spin pays off for a fast connect or two,
+// not for a large set).
+constexpr size_t kMaxSpinSockets = 64;
+
 // Spins while every socket in `sockets` is connecting, for at most kSpin.
 // Returns the index of a complete one, or sockets.size().
 size_t SpinForAny(absl::Span<const std::shared_ptr<Socket>> sockets,
                   absl::Time deadline) {
   static const bool kMultiCore = std::thread::hardware_concurrency() > 1;
-  if (!kMultiCore) return sockets.size();
+  if (!kMultiCore || sockets.size() > kMaxSpinSockets) return sockets.size();
   const absl::Time end = std::min(deadline, absl::Now() + kSpin);
   for (int i = 0;; ++i) {
     for (size_t k = 0; k < sockets.size(); ++k) {
@@ -39,29 +44,52 @@ size_t SpinForAny(absl::Span<const std::shared_ptr<Socket>> sockets,
   }
 }
 
-// Registers one waiter on every socket, sleeps, unregisters. Returns the
-// index of a complete socket, or sockets.size() on timeout.
-size_t SleepForAny(absl::Span<const std::shared_ptr<Socket>> sockets,
-                   absl::Time deadline,
-                   absl::FunctionRef<ConnectState*(const Socket&)> state_of) {
-  Waiter waiter;
-  size_t added = 0;
-  size_t found = sockets.size();
-  for (; added < sockets.size(); ++added) {
-    if (sockets[added] == nullptr) continue;
-    if (!state_of(*sockets[added])->AddWaiter(&waiter)) {
-      found = added;
-      break;
-    }
-  }
-  if (found == sockets.size()) waiter.WaitUntil(deadline);
-  for (size_t k = 0; k < added; ++k) {
-    if (sockets[k] != nullptr) state_of(*sockets[k])->RemoveWaiter(&waiter);
-  }
+// The index of a complete socket, or sockets.size().
+size_t FindComplete(absl::Span<const std::shared_ptr<Socket>> sockets) {
   for (size_t k = 0; k < sockets.size(); ++k) {
     if (sockets[k] != nullptr && !sockets[k]->connecting()) return k;
   }
   return sockets.size();
+}
+
+// Registers the thread's SharedWaiter on every socket and sleeps until one
+// is complete or `deadline` passes. Returns its index, or sockets.size().
+//
+// The registration stays after we return (ConnectState::RegisterSticky()),
+// so a thread that waits on the same sockets again (a harvest loop) pays
+// one load per socket, with no lock and no unregistration; a completion
+// fires one waiter. Only a socket whose slot another thread holds gets a
+// classic registration under its mutex, undone before we return. Stale
+// firings (a socket of an earlier call) only cause one more look.
+size_t SleepForAny(absl::Span<const std::shared_ptr<Socket>> sockets,
+                   absl::Time deadline,
+                   absl::FunctionRef<ConnectState*(const Socket&)> state_of) {
+  SharedWaiter* const me = ThreadWaiter();
+  std::vector<ConnectState*> shared_slots;  // registered under their mutex
+  size_t found = sockets.size();
+  for (size_t k = 0; k < sockets.size() && found == sockets.size(); ++k) {
+    if (sockets[k] == nullptr) continue;
+    ConnectState* state = state_of(*sockets[k]);
+    switch (state->RegisterSticky(me)) {
+      case ConnectState::Sticky::kMine:
+        break;
+      case ConnectState::Sticky::kDone:
+        found = k;
+        break;
+      case ConnectState::Sticky::kBusy:
+        if (state->AddWaiter(&me->waiter)) {
+          shared_slots.push_back(state);
+        } else {
+          found = k;
+        }
+        break;
+    }
+  }
+  while (found == sockets.size() && me->waiter.WaitUntil(deadline)) {
+    found = FindComplete(sockets);
+  }
+  for (ConnectState* state : shared_slots) state->RemoveWaiter(&me->waiter);
+  return found < sockets.size() ? found : FindComplete(sockets);
 }
 
 }  // namespace
@@ -143,6 +171,17 @@ absl::Status Socket::Close() {
     return absl::OkStatus();
   }
   return r->stream->Close();
+}
+
+absl::StatusOr<int> Socket::Release() {
+  absl::StatusOr<FdStream*> s = Stream();
+  // relaxed: set by a Close() that found no stream; a Close racing this
+  // call may be missed here, which makes it the one that lost the race.
+  if (closed_.load(std::memory_order_relaxed)) {
+    return absl::FailedPreconditionError("socket is closed");
+  }
+  if (!s.ok()) return s.status();
+  return (*s)->Detach();
 }
 
 bool Socket::readable_open() const {

@@ -1,5 +1,6 @@
 #include "lib/socket_ops.h"
 
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -61,6 +62,9 @@ class PosixSocketOps final : public SocketOps {
   int StartThread(pthread_t* thread, const pthread_attr_t* attr,
                   void* (*start)(void*), void* arg) override {
     return ::pthread_create(thread, attr, start, arg);
+  }
+  int EventFd(unsigned int initval, int flags) override {
+    return ::eventfd(initval, flags);
   }
 };
 

@@ -51,6 +51,8 @@ class SocketOps {
   // pthread_create() convention: returns 0 or an error number.
   virtual int StartThread(pthread_t* thread, const pthread_attr_t* attr,
                           void* (*start)(void*), void* arg) = 0;
+  // eventfd(2): a CompletionQueue's descriptor.
+  virtual int EventFd(unsigned int initval, int flags) = 0;
 };
 
 // Forwards every call to a target; a fake overrides only what it breaks
@@ -113,6 +115,9 @@ class SocketOpsWrapper : public SocketOps {
   int StartThread(pthread_t* thread, const pthread_attr_t* attr,
                   void* (*start)(void*), void* arg) override {
     return target_->StartThread(thread, attr, start, arg);
+  }
+  int EventFd(unsigned int initval, int flags) override {
+    return target_->EventFd(initval, flags);
   }
 
  private:

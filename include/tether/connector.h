@@ -41,6 +41,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "tether/address.h"
+#include "tether/completion_queue.h"
 #include "tether/resolver.h"
 #include "tether/socket.h"
 
@@ -96,6 +97,12 @@ struct ConnectOptions {
   // down). Never called under a tether lock. It may call Connect(), Close()
   // and block, and it may destroy the Connector.
   absl::AnyInvocable<void(Socket&)> on_complete;
+  // Null: none. Otherwise the socket is pushed to this queue exactly once,
+  // when it completes (connected, failed or cancelled, bad input and
+  // ~Connector included): after its final state is published and before
+  // on_complete runs. Several Connectors may share one queue. See
+  // completion_queue.h.
+  std::shared_ptr<CompletionQueue> completion_queue;
 };
 
 struct ConnectorStats {

@@ -130,6 +130,21 @@ class Socket final : public Channel {
   // The caller must not close it.
   [[nodiscard]] int fd() const;
 
+  // Hands the connected descriptor to the caller, who then owns it (and
+  // must close it). Afterwards the Socket is closed: fd() is -1, both
+  // directions are closed, and tether never touches the number again (no
+  // shutdown(), no close(), no I/O). While connecting it waits like
+  // blocking I/O does (kUnavailable when non-blocking); after a failed
+  // connect it returns error(); after a Close() (a full one, or one that
+  // cancelled the connect) or a previous Release(), kFailedPrecondition.
+  // A half-closed socket can be released (its shutdown() stays in effect).
+  // Safe against concurrent Read, Write and Close: a Read or Write blocked
+  // in another thread returns kCancelled ("channel closed") promptly, and
+  // Release() returns only once no tether call is using the descriptor any
+  // more, so the caller may close it at once. A Close() racing Release()
+  // either wins (Release() fails) or returns OK without touching it.
+  [[nodiscard]] absl::StatusOr<int> Release();
+
   // Channel. While connecting, blocking calls (Read, Write, WriteAll,
   // ReadToEnd and the half-closes) first wait for the connect to finish;
   // non-blocking ones return kUnavailable. After a failed connect they
@@ -171,7 +186,10 @@ class Socket final : public Channel {
 
 // Blocks until one of `sockets` is complete (not connecting) and returns its
 // index, or returns sockets.size() when `timeout` passes first. Null entries
-// are ignored. Thread-safe.
+// are ignored. Thread-safe. Cost: like poll(2), O(n) per call in the span's
+// length (each socket is looked at, and while sleeping one shared waiter is
+// registered on each); a completion wakes only that one waiter. For large
+// sets, or inside an event loop, a CompletionQueue costs O(1) per completion.
 size_t WaitAny(absl::Span<const std::shared_ptr<Socket>> sockets,
                absl::Duration timeout);
 

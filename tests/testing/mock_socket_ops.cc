@@ -37,6 +37,7 @@ void MockSocketOps::ForwardToDefaultImpl() {
       .WillByDefault(Invoke(target_, &SocketOps::FreeAddrInfo));
   ON_CALL(*this, StartThread)
       .WillByDefault(Invoke(target_, &SocketOps::StartThread));
+  ON_CALL(*this, EventFd).WillByDefault(Invoke(target_, &SocketOps::EventFd));
 }
 
 }  // namespace testing

@@ -48,6 +48,7 @@ class MockSocketOps : public internal::SocketOps {
   MOCK_METHOD(int, StartThread,
               (pthread_t*, const pthread_attr_t*, void* (*)(void*), void*),
               (override));
+  MOCK_METHOD(int, EventFd, (unsigned int, int), (override));
 
   internal::SocketOps* target() const { return target_; }
 

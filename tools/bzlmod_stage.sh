@@ -34,6 +34,18 @@ unmount_under() {
   done
 }
 
+# Removes the directory tree $1, only when nothing is mounted under it (a
+# bind mount of the checkout is on the same file system: --one-file-system
+# alone would not stop rm there).
+remove_tree() {
+  unmount_under "$1"
+  if findmnt -rn -o TARGET | awk -v r="$1/" 'index($0, r) == 1' | grep -q .; then
+    echo "bzlmod: not removing $1: still mounted under it" >&2
+    return 1
+  fi
+  rm -rf --one-file-system "$1"
+}
+
 # Processes whose root directory is $1 (Bazel servers left in the chroot).
 procs_in() {
   local p
@@ -78,8 +90,7 @@ build_chroot() {
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
   fi
-  unmount_under "$new"
-  rm -rf --one-file-system "$new"
+  remove_tree "$new"
   timeout 1200 debootstrap --variant=minbase sid "$new" "$mirror" >"$new.log" 2>&1 ||
     { tail -20 "$new.log" >&2; return 1; }
   rm -f "$new.log"
@@ -91,8 +102,7 @@ build_chroot() {
     ${packages[*]} >/dev/null && apt-get clean"
   umount "$new/proc"
   echo "${packages[*]}" >"$new/etc/tether-chroot"
-  unmount_under "$root"
-  rm -rf --one-file-system "$root"
+  remove_tree "$root"
   mv "$new" "$root"
   step "chroot ready ($(du -sh "$root" | cut -f1))"
 }

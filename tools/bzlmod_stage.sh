@@ -8,6 +8,10 @@
 # Run as root. The chroot is cached in $TETHER_SID_CHROOT and reused; it is
 # rebuilt when missing or broken (TETHER_SID_REBUILD=1 forces it). Every mount
 # is undone on every path. Extra arguments go to `bazel test`.
+# Measured on a 2-vCPU VM with other builds running (load average 7-8):
+# from nothing 675 s (chroot 253 s, of which debootstrap + apt ~4 min;
+# tests 351 s; consumer 70 s), chroot reused but Bazel's caches empty 477 s,
+# chroot and caches reused (nothing changed) 51 s. Disk: 1.5 GB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD

@@ -103,7 +103,9 @@ _tree_repository = repository_rule(
 
 def _system_deps():
     _maybe(system_absl, "abseil-cpp")
-    for name in ["onetbb", "googletest", "google_benchmark"]:
+    # cli11 (libcli11-dev, header-only) is tether-probe's flag parser; only
+    # //tools/probe uses it, so the upstream source below has no archive.
+    for name in ["onetbb", "googletest", "google_benchmark", "cli11"]:
         _maybe(
             native.new_local_repository,
             name,

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 
 #include "lib/fd_stream.h"
@@ -37,16 +38,75 @@ bool Waiter::WaitUntil(absl::Time deadline) {
   return true;
 }
 
-ConnectState::ConnectState(Socket* socket, SocketOps* ops, Counters* counters,
+ConnectState::ConnectState(const std::shared_ptr<Socket>& socket,
+                           SocketOps* ops, std::shared_ptr<ConnectorCore> core,
                            absl::AnyInvocable<void(Socket&)> on_complete)
-    : socket_(socket),
+    : socket_(socket.get()),
+      weak_socket_(socket),
       ops_(ops),
-      counters_(counters),
+      core_(std::move(core)),
       on_complete_(std::move(on_complete)) {}
 
+void ConnectState::MarkQueued() {
+  // relaxed: the state reaches other threads only through a mutex (the
+  // Registry's) or the pool's queue, both of which order this store.
+  phase_.store(kQueued, std::memory_order_relaxed);
+}
+
+bool ConnectState::Claim() {
+  int phase = phase_.load(std::memory_order_relaxed);
+  // acq_rel: a CAS against a canceller's; whoever wins owns on_complete.
+  while (phase == kNew || phase == kQueued) {
+    if (phase_.compare_exchange_weak(phase, kRunning,
+                                     std::memory_order_acq_rel)) {
+      if (phase == kQueued) {
+        core_->counters.queued.fetch_sub(1, std::memory_order_relaxed);
+      }
+      return true;
+    }
+  }
+  return false;  // kOrphaned
+}
+
+void ConnectState::SetResolving(bool resolving) {
+  // release: pairs with HandOverCallback()'s acquire load; only the
+  // claiming thread moves between kRunning and kResolving.
+  phase_.store(resolving ? kResolving : kRunning, std::memory_order_release);
+}
+
+void ConnectState::HandOverCallback() {
+  int phase = phase_.load(std::memory_order_acquire);
+  if (phase != kQueued && phase != kResolving) return;
+  // The task that holds the Socket may drop it once it sees kOrphaned:
+  // take a reference first (null only if the Socket is being destroyed,
+  // which nobody can while a task or a caller of ours holds it).
+  std::shared_ptr<Socket> keep = weak_socket_.lock();
+  if (keep == nullptr) return;
+  if (phase == kQueued) {
+    if (!phase_.compare_exchange_strong(phase, kOrphaned,
+                                        std::memory_order_acq_rel)) {
+      if (phase != kResolving) return;  // claimed by its task meanwhile
+    } else {
+      core_->counters.queued.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  // If the post fails, the task runs it when it gets a worker (Claim()
+  // fails, then RunCallbackOnce()), or when the pool abandons it.
+  (void)core_->callbacks.Post(this, std::move(keep));
+}
+
+bool ConnectState::PostCallback() {
+  std::shared_ptr<Socket> keep = weak_socket_.lock();
+  return keep != nullptr && core_->callbacks.Post(this, std::move(keep));
+}
+
 bool ConnectState::Publish(std::unique_ptr<ConnectResult> result) {
-  MutexLock lock(&mu_);
-  return PublishLocked(result);
+  {
+    MutexLock lock(&mu_);
+    if (!PublishLocked(result)) return false;
+  }
+  HandOverCallback();
+  return true;
 }
 
 bool ConnectState::PublishConnected(std::unique_ptr<ConnectResult> result,
@@ -71,8 +131,17 @@ bool ConnectState::PublishLocked(std::unique_ptr<ConnectResult>& result) {
                                                 std::memory_order_relaxed)) {
     return false;  // Lost: the caller's `result` (and its fd) is destroyed.
   }
-  if (counters_ != nullptr) counters_->Complete(result->status);
+  core_->counters.Complete(result->status);
   result.release();  // Now owned by the Socket (invariant 3).
+  // Every attempt still in flight ends now, in the same critical section:
+  // whoever sees the socket complete sees no attempt kInProgress (its
+  // thread's later FinishAttempt() changes nothing).
+  const absl::Time now = absl::Now();
+  for (Slot& slot : slots_) {
+    if (slot.attempt.outcome == Attempt::Outcome::kInProgress) {
+      EndAttemptLocked(slot.attempt, now);
+    }
+  }
   WakeWaitersLocked();
   return true;
 }
@@ -115,8 +184,22 @@ size_t ConnectState::StartAttempt(const SocketAddress& address,
   Slot slot;
   slot.attempt.address = address;
   slot.attempt.start = start;
+  // Started after the socket completed (a race's last look came first): it
+  // ends as it begins, like every attempt in flight at publication.
+  if (done()) EndAttemptLocked(slot.attempt, start);
   slots_.push_back(slot);
   return slots_.size() - 1;
+}
+
+void ConnectState::EndAttemptLocked(Attempt& a, absl::Time now) {
+  // What the published result did to it: a deadline times it out; a
+  // cancel, or another attempt connecting, cancels it.
+  const bool deadline =
+      socket_->error().code() == absl::StatusCode::kDeadlineExceeded;
+  a.outcome = deadline ? Attempt::Outcome::kTimedOut
+                       : Attempt::Outcome::kCancelled;
+  a.error_code = deadline ? ETIMEDOUT : ECANCELED;
+  a.duration = now - a.start;
 }
 
 bool ConnectState::AttachFd(size_t attempt, int fd) {
@@ -137,6 +220,8 @@ void ConnectState::FinishAttempt(size_t attempt, Attempt::Outcome outcome,
                                  int err) {
   MutexLock lock(&mu_);
   Attempt& a = slots_[attempt].attempt;
+  // Ended at publication already: that outcome stands.
+  if (a.outcome != Attempt::Outcome::kInProgress) return;
   a.outcome = outcome;
   a.error_code = err;
   a.duration = absl::Now() - a.start;

@@ -20,6 +20,22 @@
 //
 //     null (connecting) --(1) Publish: connected | failed | cancelled--> set
 //
+// Who runs on_complete: ConnectState::phase_ says whether a thread of the
+// connect will still run it.
+//
+//   kNew --(1) MarkQueued--> kQueued --(2) Claim--> kRunning <--(4)--> kResolving
+//     \                        |
+//      `--(2) Claim--> kRunning  `--(3) a failure is published--> kOrphaned
+//
+//  (1) Connector::Connect() reserves a max_queued slot for a task it hands
+//      to the pool; (2) the task (or Connect() itself, inline or for a
+//      failure) claims the socket, frees the slot, and runs on_complete
+//      when done; (3) a canceller (Close(), the deadline timer, ~Connector)
+//      that publishes while the task still waits frees the slot at once and
+//      posts on_complete to the CallbackThread; (4) a task blocked in a
+//      resolver is kResolving: a failure published meanwhile posts
+//      on_complete too (RunCallbackOnce() runs it once, wherever first).
+//
 // Publishers: (a) ConnectTask/AttemptTask on success or failure,
 // (b) the deadline timer (kDeadlineExceeded), (c) Cancel() from
 // Socket::Close() or ~Connector (kCancelled), (d) Connector::Connect() for
@@ -36,6 +52,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "lib/callback_thread.h"
 #include "lib/mutex.h"
 #include "lib/socket_ops.h"
 #include "tether/socket.h"
@@ -52,9 +69,22 @@ struct Counters {
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> cancelled{0};
   std::atomic<uint64_t> attempts{0};
+  // Tasks handed to the pool that no worker has claimed yet: the max_queued
+  // slots in use (ConnectorImpl::Connect() reserves, ConnectState frees).
+  std::atomic<uint64_t> queued{0};
 
   // Counts one completed socket by its final status.
   void Complete(const absl::Status& status);
+};
+
+// What a Connector shares with its Sockets, which may outlive it: the
+// counters they update when they complete, and the thread that runs the
+// callbacks of sockets completed without a worker.
+struct ConnectorCore {
+  ConnectorCore(SocketOps* ops, size_t stack_size)
+      : callbacks(ops, stack_size) {}
+  Counters counters;
+  CallbackThread callbacks;
 };
 
 // What Socket::Wait() and WaitAny() sleep on.
@@ -77,16 +107,26 @@ class Waiter {
 
 class ConnectState {
  public:
-  // `counters` (may be null) count the publication, before waiters wake:
-  // whoever sees the socket complete also sees it in the statistics.
-  ConnectState(Socket* socket, SocketOps* ops, Counters* counters,
+  // `core`'s counters count the publication, before waiters wake: whoever
+  // sees the socket complete also sees it in the statistics.
+  ConnectState(const std::shared_ptr<Socket>& socket, SocketOps* ops,
+               std::shared_ptr<ConnectorCore> core,
                absl::AnyInvocable<void(Socket&)> on_complete);
   ConnectState(const ConnectState&) = delete;
   ConnectState& operator=(const ConnectState&) = delete;
 
   Socket& socket() const { return *socket_; }
-  SocketOps* ops() const { return ops_; }
   bool done() const { return !socket_->connecting(); }
+
+  // Transition (1): the socket's task is about to be queued; its
+  // max_queued slot is already counted in Counters::queued.
+  void MarkQueued();
+  // Transition (2): true when the caller now runs the connect and its
+  // on_complete; false when a canceller took them over (kOrphaned).
+  [[nodiscard]] bool Claim();
+  // Transition (4), by the thread that claimed the socket, around a
+  // resolver call that may block.
+  void SetResolving(bool resolving);
 
   // Publishes `result` unless one is published already (invariant 2), then
   // wakes every waiter. Returns whether this call published.
@@ -107,6 +147,8 @@ class ConnectState {
 
   // Runs on_complete unless it ran already. REQUIRES: done().
   void RunCallbackOnce();
+  // Has the CallbackThread run it; false when it cannot (the caller must).
+  [[nodiscard]] bool PostCallback();
 
   // Records a new attempt at `address` (kInProgress), started at `start`,
   // and returns its index.
@@ -118,6 +160,8 @@ class ConnectState {
   bool AttachFd(size_t attempt, int fd);
   // Unregisters it; after this the caller may close it.
   void DetachFd(size_t attempt);
+  // Records how the attempt ended, unless publication ended it already
+  // (every attempt in flight ends when the socket is published).
   void FinishAttempt(size_t attempt, Attempt::Outcome outcome, int err);
   std::vector<Attempt> attempts() const;
 
@@ -136,15 +180,28 @@ class ConnectState {
   bool PublishLocked(std::unique_ptr<ConnectResult>& result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeWaitersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends `a` (kInProgress) as the published result decides.
+  void EndAttemptLocked(Attempt& a, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a failure is published: transition (3), or a post for (4).
+  void HandOverCallback();
+
+  enum Phase : int { kNew, kQueued, kRunning, kResolving, kOrphaned };
 
   friend class Registry;
-  // This state's index in the Registry's list. Guarded by the Registry's
-  // mutex (not expressible as an annotation: another class's member).
-  size_t registry_index_ = 0;
+  // This state's index in the Registry's list, kNotRegistered when not in
+  // it. Guarded by the Registry's mutex (not expressible as an annotation:
+  // another class's member).
+  static constexpr size_t kNotRegistered = ~size_t{0};
+  size_t registry_index_ = kNotRegistered;
 
   Socket* const socket_;  // owns this
+  const std::weak_ptr<Socket> weak_socket_;  // for posting the callback
   SocketOps* const ops_;
-  Counters* const counters_;
+  const std::shared_ptr<ConnectorCore> core_;
+  // See the diagram above. Written by Connect() (1), the claiming thread
+  // (2, 4) and a canceller (3, by CAS); read by publishers.
+  std::atomic<int> phase_{kNew};
   absl::AnyInvocable<void(Socket&)> on_complete_;  // run once, then cleared
   // Set by the thread that claims on_complete_; exchange, so exactly one wins.
   std::atomic<bool> callback_claimed_{false};

@@ -60,9 +60,13 @@ absl::Time AttemptEnd(const ConnectRequest& request) {
 // milliseconds (never early); -1 for no end.
 int PollTimeout(absl::Time end) {
   if (end == absl::InfiniteFuture()) return -1;
-  const int64_t us = absl::ToInt64Microseconds(end - absl::Now());
-  if (us <= 0) return 0;
-  return static_cast<int>(std::min<int64_t>((us + 999) / 1000, INT32_MAX));
+  const absl::Duration left = end - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  // Compared as Durations: no integer arithmetic that a huge (but finite)
+  // timeout could overflow (issue 12, item 8).
+  if (left >= absl::Milliseconds(INT32_MAX)) return INT32_MAX;
+  return static_cast<int>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))));
 }
 
 // Waits until the connect() in progress on `fd` finishes or `end` passes
@@ -184,11 +188,15 @@ bool Registry::Add(ConnectState* state) {
 
 void Registry::Remove(ConnectState* state) {
   MutexLock lock(&mu_);
-  if (closed_) return;  // CancelAll() has the list; it is never used again.
+  // After CancelAll() the list is never used again.
+  if (closed_ || state->registry_index_ == ConnectState::kNotRegistered) {
+    return;
+  }
   ConnectState* last = states_.back();
   states_[state->registry_index_] = last;
   last->registry_index_ = state->registry_index_;
   states_.pop_back();
+  state->registry_index_ = ConnectState::kNotRegistered;
 }
 
 void Registry::CancelAll() {
@@ -219,6 +227,15 @@ absl::Status CancelledStatus(absl::string_view why) {
 absl::Status DeadlineStatus(const ConnectRequest& request) {
   return ErrnoStatus(ETIMEDOUT, absl::StrCat("connect to ", request.host, ":",
                                              request.port, ": timed out"));
+}
+
+bool PublishIfPastDeadline(const ConnectRequest& request, ConnectState& state) {
+  if (state.done()) return true;
+  if (absl::Now() < request.deadline) return false;
+  // The timer publishes this on time, unless it is late: then whoever
+  // notices first does, rather than looping until it catches up.
+  state.Cancel(DeadlineStatus(request));
+  return true;
 }
 
 bool ConnectOne(const ConnectEnv& env, const ConnectRequest& request,
@@ -308,22 +325,31 @@ ConnectTask::ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
       state_(state) {}
 
 void ConnectTask::Run() {
-  if (!env_.registry->Add(state_)) {
-    Abandon();
-    return;
-  }
-  if (!state_->done()) Connect();
-  env_.registry->Remove(state_);
+  // A canceller that took the socket over (kOrphaned) posted on_complete;
+  // if that post failed, it runs here, on a worker, now.
+  if (state_->Claim() && !state_->done()) Connect();
   Finish();
 }
 
 void ConnectTask::Abandon() {
+  // The pool stops: ~Connector cancelled every registered socket already,
+  // this one included, unless it lost a race with Close().
+  (void)state_->Claim();
   state_->Cancel(CancelledStatus("connect cancelled: Connector destroyed"));
-  Finish();
+  Unregister();
+  // On the CallbackThread (a second post of an orphan's callback is a
+  // no-op); on this thread only when that cannot start.
+  if (!state_->PostCallback()) state_->RunCallbackOnce();
+}
+
+void ConnectTask::Unregister() {
+  env_.registry->Remove(state_);
+  if (timer_id_ != 0) env_.timer->Cancel(timer_id_);
 }
 
 void ConnectTask::Finish() {
-  if (timer_id_ != 0) env_.timer->Cancel(timer_id_);
+  Unregister();
+  // Last: on_complete may destroy the Connector (its registry and timer).
   state_->RunCallbackOnce();
 }
 
@@ -334,8 +360,11 @@ void ConnectTask::Connect() {
     RunRace(env_, request_, socket_, *state_, std::nullopt);
     return;
   }
+  const bool may_block = !ResolvesInstantly(*env_.resolver, request_.host);
+  if (may_block) state_->SetResolving(true);
   absl::StatusOr<std::vector<SocketAddress>> addresses =
       env_.resolver->Resolve(request_.host, request_.port, request_.family);
+  if (may_block) state_->SetResolving(false);
   if (addresses.ok()) addresses = FilterForLocal(request_, *std::move(addresses));
   if (addresses.ok() && addresses->empty()) {
     addresses = absl::NotFoundError(
@@ -352,7 +381,7 @@ void ConnectTask::Connect() {
 
 void ConnectTask::ConnectSerial(const std::vector<SocketAddress>& addresses) {
   for (const SocketAddress& address : addresses) {
-    if (state_->done()) return;
+    if (PublishIfPastDeadline(request_, *state_)) return;
     if (ConnectOne(env_, request_, *state_, address)) return;
   }
   PublishAllFailed(request_, *state_);  // A no-op if cancelled meanwhile.

@@ -90,6 +90,9 @@ struct ConnectEnv {
 absl::Status CancelledStatus(absl::string_view why);
 // The status a socket past its whole-connect deadline reports.
 absl::Status DeadlineStatus(const ConnectRequest& request);
+// True when the socket is done; publishes DeadlineStatus() first when its
+// deadline has passed (the timer may be late: item 6 of issue 12).
+bool PublishIfPastDeadline(const ConnectRequest& request, ConnectState& state);
 
 // Tries one address with a worker-blocking connect bounded by the attempt and
 // whole-connect limits, recording it as an attempt. On success publishes the
@@ -112,7 +115,8 @@ void PublishAllFailed(const ConnectRequest& request, ConnectState& state);
 absl::StatusOr<std::vector<SocketAddress>> FilterForLocal(
     const ConnectRequest& request, std::vector<SocketAddress> addresses);
 
-// The job Connect() queues. Holds the Socket until it is done.
+// The job Connect() queues (or runs inline). Holds the Socket until it is
+// done. REQUIRES: the state was added to env.registry by Connect().
 class ConnectTask final : public Task {
  public:
   ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
@@ -125,6 +129,9 @@ class ConnectTask final : public Task {
  private:
   void Connect();
   void ConnectSerial(const std::vector<SocketAddress>& addresses);
+  // Leaves the registry and cancels the deadline.
+  void Unregister();
+  // Unregister(), then on_complete unless it ran already.
   void Finish();
 
   const ConnectEnv env_;

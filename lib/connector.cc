@@ -1,7 +1,10 @@
 #include "tether/connector.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <utility>
 
@@ -12,6 +15,7 @@
 #include "lib/connect_worker.h"
 #include "lib/socket_ops.h"
 #include "lib/system_resolver.h"
+#include "lib/thread.h"
 #include "lib/timer.h"
 #include "lib/worker_pool.h"
 
@@ -104,68 +108,145 @@ class ConnectorImpl {
  public:
   explicit ConnectorImpl(ConnectorOptions options)
       : options_(Clamp(std::move(options))),
-        pool_(WorkerPool::Options{options_.max_workers,
-                                  options_.worker_stack_size,
-                                  options_.max_queued, options_.socket_ops}),
+        core_(std::make_shared<ConnectorCore>(options_.socket_ops,
+                                              options_.worker_stack_size)),
         timer_(options_.socket_ops, kTimerStack),
+        pool_(WorkerPool::Options{options_.max_workers,
+                                  options_.worker_stack_size, kMaxQueued,
+                                  options_.socket_ops}),
         env_{&pool_,
              &timer_,
              options_.resolver.get(),
              options_.socket_ops,
-             &counters_,
+             &core_->counters,
              &registry_} {}
 
-  ~ConnectorImpl() {
-    registry_.CancelAll();  // Running connects; queued ones abandon.
-    timer_.Stop();          // No reaping from now on.
-    pool_.Shutdown();       // Drains the queue, joins every worker.
-  }
+  // ~Connector, part 1: from now on every Connect() fails with kCancelled;
+  // cancels every pending connect (queued ones included), stops the timer,
+  // waits for the workers (and their on_complete) but the calling thread,
+  // then for the callbacks posted to the CallbackThread.
+  void Shutdown();
+  // Makes a ConnectorImpl owned by the Connector and by every Connect() or
+  // ConnectAndWait() call in progress (a call's socket may complete, and
+  // its on_complete destroy the Connector, before the call returns).
+  static std::shared_ptr<ConnectorImpl> Create(ConnectorOptions options);
 
-  // Starts a connect on a worker. With `run_here`, runs it on the calling
+  // Starts a connect on a worker. With `inline_ok`, runs it on the calling
   // thread instead when the host resolves without blocking (ConnectAndWait:
   // the caller blocks anyway, so a hand-off would only add latency).
   std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
-                                  ConnectOptions options, bool run_here);
+                                  ConnectOptions options, bool inline_ok);
   ConnectorStats stats() const;
 
  private:
   std::shared_ptr<Socket> NewSocket(ConnectOptions& options);
-  void CompleteNow(Socket& socket, absl::Status status);
+  // Completes `socket` with `status` and runs its on_complete on this
+  // thread, unless a canceller took it over. Returns `socket`.
+  std::shared_ptr<Socket> Fail(std::shared_ptr<Socket> socket,
+                               absl::Status status);
+  // Takes one of max_queued slots; false when none is left.
+  bool ReserveSlot();
   uint64_t ScheduleDeadline(const std::shared_ptr<Socket>& socket,
                             const ConnectRequest& request);
   void ScheduleReaper();
   void Reap();
 
   const ConnectorOptions options_;
-  WorkerPool pool_;
-  Timer timer_;
-  Counters counters_;
+  const std::shared_ptr<ConnectorCore> core_;  // shared with every Socket
   Registry registry_;
+  Timer timer_;
+  // Declared last: destroyed first. ~WorkerPool may still have to join the
+  // worker that called Shutdown(), which uses nothing else of this.
+  WorkerPool pool_;
   const ConnectEnv env_;
+  // Set once by Shutdown(); relaxed: a fast path only, the Registry's
+  // mutex is what orders a Connect() against CancelAll().
+  std::atomic<bool> closing_{false};
   // Whether Reap() is scheduled; exchange so only one schedule is live.
   std::atomic<bool> reaper_scheduled_{false};
   int idle_at_last_reap_ = 0;  // only Reap() (the timer thread) uses it
 };
 
+namespace {
+absl::Status ShuttingDown() {
+  return CancelledStatus("connector is shutting down");
+}
+}  // namespace
+
+void ConnectorImpl::Shutdown() {
+  closing_.store(true, std::memory_order_relaxed);
+  registry_.CancelAll();     // Running connects wake; queued ones orphan.
+  timer_.Stop();             // No deadline or reaping from now on.
+  pool_.Shutdown();          // Joins every worker but this thread.
+  core_->callbacks.Stop();   // Runs what was posted; joins (or detaches).
+}
+
+std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
+  // The last reference may drop on a worker of the pool (an on_complete
+  // that destroys the Connector): ~WorkerPool then has to join that very
+  // thread and free its stack, so another thread deletes it.
+  return std::shared_ptr<ConnectorImpl>(
+      new ConnectorImpl(std::move(options)), [](ConnectorImpl* impl) {
+        if (!impl->pool_.OnWorkerThread()) {
+          delete impl;
+          return;
+        }
+        absl::StatusOr<pthread_t> t =
+            StartThread(impl->options_.socket_ops,
+                        impl->options_.worker_stack_size,
+                        [impl] { delete impl; });
+        if (t.ok()) {
+          pthread_detach(*t);
+          return;
+        }
+        // The system is out of threads: never free the pool under this
+        // thread; its memory stays allocated instead.
+        std::fputs(
+            "tether: ~Connector inside on_complete could not start a thread "
+            "to finish; the Connector's memory is not freed\n",
+            stderr);
+      });
+}
+
 std::shared_ptr<Socket> ConnectorImpl::NewSocket(ConnectOptions& options) {
   auto socket = std::make_shared<Socket>(SocketKey{});
   socket->state_ = std::make_unique<ConnectState>(
-      socket.get(), options_.socket_ops, &counters_,
-      std::move(options.on_complete));
+      socket, options_.socket_ops, core_, std::move(options.on_complete));
   return socket;
 }
 
-void ConnectorImpl::CompleteNow(Socket& socket, absl::Status status) {
-  socket.state_->PublishFailure(std::move(status));  // Counted there.
-  socket.state_->RunCallbackOnce();  // On the caller's thread, as documented.
+std::shared_ptr<Socket> ConnectorImpl::Fail(std::shared_ptr<Socket> socket,
+                                            absl::Status status) {
+  ConnectState& state = *socket->state_;
+  if (state.Claim()) {
+    state.PublishFailure(std::move(status));  // Counted there.
+    registry_.Remove(&state);
+    // On the caller's thread, as documented. Last: it may destroy the
+    // Connector.
+    state.RunCallbackOnce();
+  }
+  return socket;
+}
+
+bool ConnectorImpl::ReserveSlot() {
+  // relaxed: a bound on memory, not ordering anything else.
+  std::atomic<uint64_t>& queued = core_->counters.queued;
+  if (queued.fetch_add(1, std::memory_order_relaxed) < options_.max_queued) {
+    return true;
+  }
+  queued.fetch_sub(1, std::memory_order_relaxed);
+  return false;
 }
 
 std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
                                                uint16_t port,
                                                ConnectOptions options,
-                                               bool run_here) {
-  counters_.submitted.fetch_add(1, std::memory_order_relaxed);
+                                               bool inline_ok) {
+  core_->counters.submitted.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<Socket> socket = NewSocket(options);
+  if (closing_.load(std::memory_order_relaxed)) {
+    return Fail(std::move(socket), ShuttingDown());
+  }
   ConnectRequest request;
   absl::Status valid = CheckHost(host);
   if (valid.ok() && port == 0) {
@@ -173,10 +254,7 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
         "port 0 is not a valid destination port");
   }
   if (valid.ok()) valid = CheckOptions(options, &request);
-  if (!valid.ok()) {
-    CompleteNow(*socket, std::move(valid));
-    return socket;
-  }
+  if (!valid.ok()) return Fail(std::move(socket), std::move(valid));
   request.host = std::string(host);
   request.port = port;
   request.family = options.family;
@@ -185,16 +263,31 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   request.deadline = absl::Now() + options.timeout;
   request.happy_eyeballs_delay = options.happy_eyeballs_delay;
   request.tcp_nodelay = options.tcp_nodelay;
+  ConnectState& state = *socket->state_;
+  const bool here = inline_ok && ResolvesInstantly(*options_.resolver, host);
+  if (!here) {
+    if (!ReserveSlot()) {
+      return Fail(std::move(socket),
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "too many queued connects (max_queued ",
+                      options_.max_queued, ")")));
+    }
+    state.MarkQueued();
+  }
+  // From here ~Connector cancels it (and Close() or the deadline may).
+  if (!registry_.Add(&state)) return Fail(std::move(socket), ShuttingDown());
   uint64_t timer_id = ScheduleDeadline(socket, request);
   if (timer_id == 0 && request.deadline != absl::InfiniteFuture()) {
-    CompleteNow(*socket, absl::ResourceExhaustedError(
-                             "cannot start the timer thread for the timeout"));
-    return socket;
+    return Fail(std::move(socket),
+                closing_.load(std::memory_order_relaxed)
+                    ? ShuttingDown()
+                    : absl::ResourceExhaustedError(
+                          "cannot start the timer thread for the timeout"));
   }
   auto task = std::make_unique<ConnectTask>(env_, socket, std::move(request),
-                                            socket->state_.get());
+                                            &state);
   task->set_timer_id(timer_id);
-  if (run_here && ResolvesInstantly(*options_.resolver, host)) {
+  if (here) {
     task->Run();  // Interruptible by Close(), the deadline and ~Connector.
     return socket;
   }
@@ -202,8 +295,9 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   absl::Status queued = pool_.Submit(&base);
   if (!queued.ok()) {
     if (timer_id != 0) timer_.Cancel(timer_id);
-    CompleteNow(*socket, std::move(queued));
-    return socket;
+    return Fail(std::move(socket), queued.code() == absl::StatusCode::kCancelled
+                                       ? ShuttingDown()
+                                       : std::move(queued));
   }
   ScheduleReaper();
   return socket;
@@ -215,10 +309,10 @@ uint64_t ConnectorImpl::ScheduleDeadline(const std::shared_ptr<Socket>& socket,
   std::weak_ptr<Socket> weak = socket;
   absl::Status status = DeadlineStatus(request);
   return timer_.Schedule(request.deadline, [weak, status] {
-    std::shared_ptr<Socket> s = weak.lock();
-    // Publishes on time even if the worker is stuck; the worker cleans up
-    // when it returns.
-    if (s != nullptr && s->state_->Cancel(status)) s->state_->RunCallbackOnce();
+    // Publishes on time even if the worker is stuck, and nothing more:
+    // on_complete runs on the socket's worker, or on the CallbackThread
+    // when no worker has it (ConnectState::HandOverCallback()), never here.
+    if (std::shared_ptr<Socket> s = weak.lock()) s->state_->Cancel(status);
   });
 }
 
@@ -250,13 +344,14 @@ void ConnectorImpl::Reap() {
 
 ConnectorStats ConnectorImpl::stats() const {
   constexpr auto kRelaxed = std::memory_order_relaxed;
+  const Counters& c = core_->counters;
   ConnectorStats s;
-  s.submitted = counters_.submitted.load(kRelaxed);
-  s.connected = counters_.connected.load(kRelaxed);
-  s.failed = counters_.failed.load(kRelaxed);
-  s.cancelled = counters_.cancelled.load(kRelaxed);
-  s.attempts = counters_.attempts.load(kRelaxed);
-  uint64_t completed = counters_.completed.load(kRelaxed);
+  s.submitted = c.submitted.load(kRelaxed);
+  s.connected = c.connected.load(kRelaxed);
+  s.failed = c.failed.load(kRelaxed);
+  s.cancelled = c.cancelled.load(kRelaxed);
+  s.attempts = c.attempts.load(kRelaxed);
+  uint64_t completed = c.completed.load(kRelaxed);
   s.in_flight = s.submitted > completed ? s.submitted - completed : 0;
   s.workers = static_cast<uint64_t>(pool_.workers());
   return s;
@@ -265,20 +360,28 @@ ConnectorStats ConnectorImpl::stats() const {
 }  // namespace internal
 
 Connector::Connector(ConnectorOptions options)
-    : impl_(std::make_unique<internal::ConnectorImpl>(std::move(options))) {}
+    : impl_(internal::ConnectorImpl::Create(std::move(options))) {}
 
-Connector::~Connector() = default;
+Connector::~Connector() {
+  // impl_ stays valid while callbacks run: one may call Connect().
+  impl_->Shutdown();
+}
 
 std::shared_ptr<Socket> Connector::Connect(absl::string_view host,
                                            uint16_t port,
                                            ConnectOptions options) {
-  return impl_->Connect(host, port, std::move(options), /*run_here=*/false);
+  // A reference for the call: see ConnectorImpl::Create().
+  std::shared_ptr<internal::ConnectorImpl> impl = impl_;
+  return impl->Connect(host, port, std::move(options), /*inline_ok=*/false);
 }
 
 absl::StatusOr<std::shared_ptr<Socket>> Connector::ConnectAndWait(
     absl::string_view host, uint16_t port, ConnectOptions options) {
-  std::shared_ptr<Socket> socket =
-      impl_->Connect(host, port, std::move(options), /*run_here=*/true);
+  std::shared_ptr<Socket> socket;
+  {
+    std::shared_ptr<internal::ConnectorImpl> impl = impl_;  // for the call
+    socket = impl->Connect(host, port, std::move(options), /*inline_ok=*/true);
+  }
   while (!socket->Wait(absl::InfiniteDuration())) {
   }
   if (!socket->error().ok()) return socket->error();

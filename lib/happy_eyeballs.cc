@@ -46,13 +46,17 @@ struct RaceShared {
   int in_flight ABSL_GUARDED_BY(mu) = 0;
 };
 
+// A resolution or an attempt of a race, run on a worker. `fn` gets false
+// when the pool stops before running it: it must then only record that
+// (an attempt ends kCancelled), never block.
 class SubTask final : public Task {
  public:
-  SubTask(absl::AnyInvocable<void()> fn) : fn_(std::move(fn)) {}
-  void Run() override { fn_(); }
+  explicit SubTask(absl::AnyInvocable<void(bool run)> fn) : fn_(std::move(fn)) {}
+  void Run() override { fn_(true); }
+  void Abandon() override { fn_(false); }
 
  private:
-  absl::AnyInvocable<void()> fn_;
+  absl::AnyInvocable<void(bool run)> fn_;
 };
 
 class Race {
@@ -72,7 +76,7 @@ class Race {
   // Records the attempt (its start time counts from now, before the
   // hand-off to a worker) and starts it. Returns its start time.
   absl::Time StartAttempt(const SocketAddress& address);
-  void Spawn(absl::AnyInvocable<void()> fn);
+  void Spawn(absl::AnyInvocable<void(bool run)> fn);
   // Moves new answers into the queues; returns when to look again.
   absl::Time Absorb(absl::Time now);
   std::optional<SocketAddress> Next();
@@ -106,7 +110,7 @@ void Race::Run(std::optional<std::vector<SocketAddress>> addresses) {
     StartResolution(kV4);
   }
   absl::Time next_start = absl::InfinitePast();
-  while (!state_.done()) {
+  while (!PublishIfPastDeadline(request_, state_)) {
     const absl::Time now = absl::Now();
     absl::Time wake = std::min(Absorb(now), request_.deadline);
     if (in_flight_ == 0 || now >= next_start) {
@@ -132,9 +136,11 @@ void Race::StartResolution(int family) {
   Resolver* resolver = env_.resolver;
   std::string host = request_.host;
   uint16_t port = request_.port;
-  Spawn([shared, resolver, host, port, family] {
-    auto answer = resolver->Resolve(
-        host, port, family == kV6 ? Family::kIPv6 : Family::kIPv4);
+  Spawn([shared, resolver, host, port, family](bool run) {
+    absl::StatusOr<std::vector<SocketAddress>> answer =
+        run ? resolver->Resolve(host, port,
+                                family == kV6 ? Family::kIPv6 : Family::kIPv4)
+            : CancelledStatus("resolution cancelled: Connector destroyed");
     {
       MutexLock lock(&shared->mu);
       shared->answers[family] = std::move(answer);
@@ -156,8 +162,12 @@ absl::Time Race::StartAttempt(const SocketAddress& address) {
   ConnectEnv env = env_;
   ConnectRequest request = request_;
   ConnectState* state = &state_;
-  Spawn([shared, socket, env, request, state, address, attempt] {
-    ConnectAttempt(env, request, *state, address, attempt);
+  Spawn([shared, socket, env, request, state, address, attempt](bool run) {
+    if (run) {
+      ConnectAttempt(env, request, *state, address, attempt);
+    } else {  // Never started: it ends as cancelled (issue 12, item 12).
+      state->FinishAttempt(attempt, Attempt::Outcome::kCancelled, ECANCELED);
+    }
     {
       MutexLock lock(&shared->mu);
       --shared->in_flight;
@@ -167,9 +177,17 @@ absl::Time Race::StartAttempt(const SocketAddress& address) {
   return start;
 }
 
-void Race::Spawn(absl::AnyInvocable<void()> fn) {
+void Race::Spawn(absl::AnyInvocable<void(bool run)> fn) {
   std::unique_ptr<Task> task = std::make_unique<SubTask>(std::move(fn));
-  if (!env_.pool->Submit(&task, /*only_if_idle=*/true).ok()) task->Run();
+  const absl::Status s = env_.pool->Submit(&task, /*only_if_idle=*/true);
+  if (s.ok()) return;
+  // No idle worker: the coordinator does it itself; the pool stops: it
+  // never will.
+  if (s.code() == absl::StatusCode::kCancelled) {
+    task->Abandon();
+  } else {
+    task->Run();
+  }
 }
 
 absl::Time Race::Absorb(absl::Time now) {

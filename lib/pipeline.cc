@@ -199,6 +199,13 @@ absl::Status Reap(pid_t pid) {
   pid_t rc;
   while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  if (rc < 0 && errno == ECHILD) {
+    // The application ignores SIGCHLD (or reaped the child itself): the
+    // exit status is gone. Tcl's words for it.
+    return internal::ErrnoStatus(ECHILD, absl::StrCat("child process lost (is SIGCHLD "
+                                            "ignored or trapped?): pid ",
+                                            pid));
+  }
   if (rc < 0) return PosixError(absl::StrCat("waitpid ", pid), errno);
   return ExitStatus(status);
 }

@@ -1,5 +1,8 @@
 #include "lib/timer.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "absl/time/clock.h"
 #include "lib/thread.h"
 
@@ -41,6 +44,13 @@ void Timer::Stop() {
     cv_.Signal();
     if (!started_) return;
     thread = thread_;
+  }
+  if (pthread_equal(thread, pthread_self())) {
+    // A callback may not stop its own timer: that would free the Timer
+    // under Loop(). tether's callbacks never run user code, so this is a
+    // bug in tether; say so rather than corrupt memory.
+    std::fputs("tether: Timer::Stop() called from the timer thread\n", stderr);
+    std::abort();
   }
   pthread_join(thread, nullptr);
 }

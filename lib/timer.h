@@ -4,8 +4,15 @@
 // while a worker is stuck in a resolver or a connect(), and to retire idle
 // workers. The thread starts with the first Schedule().
 //
+// Callbacks must be short and must never run user code (on_complete): one
+// slow callback delays every later deadline, and the timer thread's stack
+// is small and fixed. The deadline callback only publishes the failure and
+// posts on_complete elsewhere (issue 12, items 3 to 5).
+//
 // Thread safety: safe for concurrent use. Callbacks run on the timer thread,
-// one at a time, never under the timer's lock.
+// one at a time, never under the timer's lock. Stop() must not be called
+// from a callback (it aborts with a message: the Timer would be freed under
+// its own thread).
 
 #ifndef TETHER_LIB_TIMER_H_
 #define TETHER_LIB_TIMER_H_

@@ -105,6 +105,9 @@ void FutexWake(std::atomic<uint32_t>* word) {
 
 }  // namespace
 
+thread_local const WorkerPool* WorkerPool::tls_pool_ = nullptr;
+thread_local WorkerPool::Worker* WorkerPool::tls_worker_ = nullptr;
+
 struct WorkerPool::Worker {
   pthread_t thread;
   void* stack = nullptr;  // lowest address of its stack slot, or nullptr
@@ -122,7 +125,16 @@ WorkerPool::WorkerPool(const Options& options)
   queue_.set_capacity(static_cast<std::ptrdiff_t>(options_.max_queued));
 }
 
-WorkerPool::~WorkerPool() { Shutdown(); }
+WorkerPool::~WorkerPool() {
+  Shutdown();
+  if (shut_down_by_ != nullptr) {  // It ran Shutdown(); it has left its task.
+    pthread_join(shut_down_by_->thread, nullptr);
+    delete shut_down_by_;
+    FreeStacks();
+  }
+}
+
+bool WorkerPool::OnWorkerThread() const { return tls_pool_ == this; }
 
 absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
                                 bool only_if_idle) {
@@ -241,6 +253,8 @@ bool WorkerPool::StartWorker() {
 }
 
 void WorkerPool::WorkerLoop(Worker* self) {
+  tls_pool_ = this;
+  tls_worker_ = self;
   for (;;) {
     balance_.fetch_add(1, std::memory_order_acq_rel);  // idle: one item is mine
     Task* task = Pop(self);
@@ -441,21 +455,29 @@ void WorkerPool::Shutdown() {
   }
   // The joins are cheap: the stacks are ours (no munmap() per thread), and
   // each exiting thread has long been running on the other CPU.
+  // Never this thread: joining itself would fail, and its stack must stay
+  // mapped until it has exited (~WorkerPool, on another thread).
+  if (OnWorkerThread()) {
+    shut_down_by_ = tls_worker_;
+    workers.erase(std::find(workers.begin(), workers.end(), tls_worker_));
+  }
   for (Worker* w : workers) pthread_join(w->thread, nullptr);
   exited_.store(nullptr, std::memory_order_relaxed);  // all joined above
   for (Worker* w : workers) delete w;
-  {
-    MutexLock lock(&mu_);
-    for (const Chunk& c : chunks_) munmap(c.base, c.size);
-    chunks_.clear();
-    free_stacks_.clear();
-  }
+  if (shut_down_by_ == nullptr) FreeStacks();
   Task* task = nullptr;
   while (queue_.try_pop(task)) {
     if (task == nullptr) continue;
     task->Abandon();
     delete task;
   }
+}
+
+void WorkerPool::FreeStacks() {
+  MutexLock lock(&mu_);
+  for (const Chunk& c : chunks_) munmap(c.base, c.size);
+  chunks_.clear();
+  free_stacks_.clear();
 }
 
 }  // namespace internal

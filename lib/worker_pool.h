@@ -87,8 +87,15 @@ class WorkerPool {
   int workers() const;
 
   // Stops every worker after it finishes its current task, joins them all,
-  // and abandons tasks still queued. Idempotent.
+  // and abandons tasks still queued. Idempotent. Called on one of the
+  // pool's own workers (an on_complete destroying its Connector), it joins
+  // every other worker and leaves that one running: its task goes on, then
+  // it exits, and ~WorkerPool, which must then run on another thread,
+  // joins it and frees its stack.
   void Shutdown();
+
+  // Whether the calling thread is one of this pool's workers.
+  bool OnWorkerThread() const;
 
  private:
   struct Worker;  // one thread: its stack, its park word (worker_pool.cc)
@@ -113,6 +120,8 @@ class WorkerPool {
   // queued (they found it spinning, so nobody was woken for them).
   void WakeForQueued();
   void JoinExited();
+  // After every worker is joined: unmaps the stacks.
+  void FreeStacks();
   // A stack for a new worker (nullptr: let pthread_create() allocate one),
   // and back to the free list after the worker was joined.
   void* TakeStackLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -150,6 +159,13 @@ class WorkerPool {
   std::vector<Worker*> parked_ ABSL_GUARDED_BY(park_mu_);  // idle, asleep
 
   Mutex mu_;
+  // The pool and record of the worker running on this thread, if any.
+  static thread_local const WorkerPool* tls_pool_;
+  static thread_local Worker* tls_worker_;
+  // The worker that called Shutdown(), joined by ~WorkerPool. Written by
+  // Shutdown() on that worker, read by ~WorkerPool (ordered by whatever
+  // hands the pool to the destroying thread).
+  Worker* shut_down_by_ = nullptr;
   // Every started, not yet joined worker; Worker::index is its position.
   std::vector<Worker*> all_ ABSL_GUARDED_BY(mu_);
   std::vector<Chunk> chunks_ ABSL_GUARDED_BY(mu_);

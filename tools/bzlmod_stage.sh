@@ -19,7 +19,7 @@ root=${TETHER_SID_CHROOT:-/var/cache/tether-sid-chroot}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 jobs=${TETHER_BAZEL_JOBS:-2}
 packages=(bazel-bootstrap g++ pkg-config libabsl-dev libtbb-dev libgtest-dev
-          libgmock-dev libbenchmark-dev)
+          libgmock-dev libbenchmark-dev libcli11-dev)
 
 t0=$(date +%s)
 step() { echo "--- bzlmod: $* (at $(($(date +%s) - t0)) s)"; }
@@ -116,6 +116,16 @@ mkdir -p "$(dirname "$root")"
 unmount_under "$root" # leftovers of a killed run
 if [ "${TETHER_SID_REBUILD:-0}" != 1 ] && chroot_ok; then
   step "reusing the sid chroot in $root"
+elif [ "${TETHER_SID_REBUILD:-0}" != 1 ] && [ -s "$root/etc/tether-chroot" ] &&
+  [ -x "$root/usr/bin/bazel" ]; then
+  # A complete chroot from an older package list: add what is new.
+  step "installing ${packages[*]} into the sid chroot in $root"
+  mount -t proc proc "$root/proc"
+  in_chroot "$root" "apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+    ${packages[*]} >/dev/null && apt-get clean"
+  umount "$root/proc"
+  echo "${packages[*]}" >"$root/etc/tether-chroot"
+  chroot_ok || build_chroot
 else
   build_chroot
 fi
@@ -141,6 +151,6 @@ step "examples/bzlmod_consumer: build and run"
 # tether's own overrides (.bazelrc, --config=debian) as absolute paths,
 # but for its dev dependencies, which a consumer does not see.
 overrides=$(sed -n 's|^common:debian \(--override_module=[^=]*=\)%workspace%|\1/src|p' .bazelrc |
-  grep -vE '=(googletest|google_benchmark)=' | tr '\n' ' ')
+  grep -vE '=(googletest|google_benchmark|cli11)=' | tr '\n' ' ')
 in_chroot "$root" "cd /src/examples/bzlmod_consumer &&
   bazel run $flags $overrides --ui_event_filters=-info --noshow_progress //:refused"

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(bazel-bootstrap g++ clang libclang-rt-dev iproute2 libabsl-dev libtbb-dev
-          libgtest-dev libgmock-dev libbenchmark-dev pkg-config "$@")
+          libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev pkg-config
+          bsdutils tmux "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -21,9 +21,12 @@
 //
 // Thread safety: a Connector is safe for concurrent use from any number of
 // threads without external synchronization. It may be destroyed while
-// attempts are pending: they are cancelled (their sockets report kCancelled),
-// blocked connects are interrupted, and the destructor returns once its
-// workers have exited. Sockets stay valid after the Connector is gone.
+// attempts are pending, from any thread, including from inside on_complete
+// and while other threads are inside ConnectAndWait(): they are cancelled
+// (their sockets report kCancelled), blocked connects are interrupted, and
+// the destructor returns once its workers have exited. Sockets stay valid
+// after the Connector is gone. docs/index.md, "Callbacks and lifetimes",
+// says on which thread on_complete runs and what it may do.
 
 #ifndef TETHER_INCLUDE_TETHER_CONNECTOR_H_
 #define TETHER_INCLUDE_TETHER_CONNECTOR_H_
@@ -55,7 +58,8 @@ struct ConnectorOptions {
   // Must be at least 64 KiB.
   size_t worker_stack_size = 256 * 1024;
   // Connects waiting for a worker beyond this: Connect() returns a failed
-  // Socket (kResourceExhausted). Clamped to [1, 2^30].
+  // Socket (kResourceExhausted). A queued connect that is cancelled or
+  // times out frees its slot at once. Clamped to [1, 2^30].
   size_t max_queued = 65536;
   // Null: Resolver::Default() (getaddrinfo).
   std::shared_ptr<Resolver> resolver;
@@ -84,9 +88,13 @@ struct ConnectOptions {
   // Sets TCP_NODELAY on the connected socket (Nagle off).
   bool tcp_nodelay = false;
   // Runs exactly once per socket, after its final state is published: on a
-  // library thread, or on the caller's thread before Connect() returns when
-  // the socket completes inside Connect() (bad input, full queue). Never
-  // called under a tether lock.
+  // library thread with worker_stack_size of stack (the socket's worker, or
+  // the Connector's callback thread for a socket cancelled or timed out
+  // while it had no running worker; never the deadline timer's thread), or
+  // on the caller's thread before Connect() returns when the socket
+  // completes inside Connect() (bad input, full queue, Connector shutting
+  // down). Never called under a tether lock. It may call Connect(), Close()
+  // and block, and it may destroy the Connector.
   absl::AnyInvocable<void(Socket&)> on_complete;
 };
 
@@ -107,9 +115,13 @@ class Connector {
   explicit Connector(ConnectorOptions options = {});
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
-  // Cancels what is still pending and returns once the workers have exited
-  // (a worker inside Resolver::Resolve() is waited for: it cannot be
-  // interrupted). Sockets stay valid.
+  // Cancels what is still pending (queued connects included), makes every
+  // later Connect() complete at once with kCancelled ("connector is shutting
+  // down"), waits for running on_complete callbacks, and returns once the
+  // workers have exited (a worker inside Resolver::Resolve() is waited for:
+  // it cannot be interrupted). Called from inside an on_complete, it does
+  // not wait for that callback: its thread exits on its own afterwards.
+  // Sockets stay valid.
   ~Connector();
 
   // Starts connecting to `host` (a name or a numeric address) on `port` and
@@ -126,8 +138,9 @@ class Connector {
   // Connect(), then Wait(). Returns the socket when it connected, otherwise
   // its error(). When the host is numeric (and the resolver the default), the
   // connect runs on the calling thread, which blocks anyway: no hand-off to a
-  // worker, and on_complete runs on this thread before the call returns.
-  // Timeouts, Close() from another thread and ~Connector still interrupt it.
+  // worker, and on_complete runs on this thread before the call returns
+  // (also when the timeout fires). Timeouts, Close() from another thread and
+  // ~Connector (from any thread, also meanwhile) still interrupt it.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<Socket>> ConnectAndWait(
       absl::string_view host, uint16_t port, ConnectOptions options = {});
 
@@ -138,7 +151,7 @@ class Connector {
   [[nodiscard]] ConnectorStats stats() const;
 
  private:
-  std::unique_ptr<internal::ConnectorImpl> impl_;
+  std::shared_ptr<internal::ConnectorImpl> impl_;
 };
 
 }  // namespace tether

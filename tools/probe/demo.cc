@@ -11,7 +11,8 @@
 #include "absl/time/time.h"
 #include "tools/probe/demo_servers.h"
 #include "tools/probe/run.h"
-#include "tools/probe/table.h"
+#include "tools/probe/row.h"
+#include "tools/probe/text.h"
 
 namespace tether {
 namespace probe {
@@ -40,7 +41,7 @@ absl::StatusOr<Servers> StartServers() {
 
 // What one demo row must show.
 struct Expected {
-  std::string result;
+  Class result;
   bool echoes = false;  // the reply must equal what was sent
 };
 
@@ -49,19 +50,24 @@ struct Plan {
   std::vector<Expected> expected;
 
   void Add(const std::string& text, Expected e) {
-    targets.push_back(*ParseTarget(text));  // well-formed by construction
-    expected.push_back(std::move(e));
+    Add((*ParseTarget(text))[0], e);  // well-formed by construction
+  }
+  void Add(Target target, Expected e) {
+    targets.push_back(std::move(target));
+    expected.push_back(e);
   }
 };
 
 Plan MakePlan(const Servers& s) {
   const std::string echo = absl::StrCat(s.echo->port());
   Plan plan;
-  plan.Add("localhost:" + echo, {"connected", true});
-  if (s.echo->has_ipv6()) plan.Add("[::1]:" + echo, {"connected", true});
-  plan.Add(absl::StrCat("127.0.0.1:", s.refusing->port()), {"refused"});
-  plan.Add(absl::StrCat("127.0.0.1:", s.hanging->port()), {"timed out"});
-  plan.Add(":" + echo, {"bad input"});  // an empty host
+  plan.Add("localhost:" + echo, {Class::kConnected, true});
+  if (s.echo->has_ipv6()) plan.Add("[::1]:" + echo, {Class::kConnected, true});
+  plan.Add(absl::StrCat("127.0.0.1:", s.refusing->port()), {Class::kRefused});
+  plan.Add(absl::StrCat("127.0.0.1:", s.hanging->port()), {Class::kTimeout});
+  // An empty host: ParseTarget() refuses it, so the library's own check
+  // (kInvalidArgument) is what the row shows.
+  plan.Add(Target{":" + echo, "", s.echo->port()}, {Class::kBadInput});
   return plan;
 }
 
@@ -85,9 +91,10 @@ std::vector<std::string> Mismatches(const Outcome& outcome, const Plan& plan,
   for (size_t i = 0; i < outcome.rows.size(); ++i) {
     const Row& row = outcome.rows[i];
     const Expected& e = plan.expected[i];
-    if (row.result != e.result) {
-      out.push_back(absl::StrCat(row.target.text, ": expected ", e.result,
-                                 ", got ", row.result));
+    if (row.cls != e.result) {
+      out.push_back(absl::StrCat(row.target.text, ": expected ",
+                                 InfoOf(e.result).name, ", got ",
+                                 InfoOf(row.cls).name));
     } else if (e.echoes && (!row.reply_status.ok() || row.reply != sent)) {
       out.push_back(absl::StrCat(row.target.text, ": expected the reply \"",
                                  Printable(sent, 40), "\", got \"",
@@ -105,7 +112,7 @@ int Verdict(const std::vector<std::string>& mismatches, std::FILE* out) {
   }
   for (const std::string& m : mismatches)
     std::fprintf(out, "demo: %s\n", m.c_str());
-  return 1;
+  return kExitInternal;
 }
 
 }  // namespace
@@ -115,7 +122,7 @@ int RunDemo(ProbeArgs args) {
   if (!servers.ok()) {
     std::fprintf(stderr, "tether-probe --demo: %s\n",
                  servers.status().ToString().c_str());
-    return 1;
+    return kExitInternal;
   }
   const absl::Duration timeout = args.timeout.value_or(kDemoTimeout);
   std::FILE* notes = args.json ? stderr : stdout;  // stdout stays pure JSON

@@ -1,40 +1,16 @@
 #include "tools/probe/json.h"
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "tools/probe/text.h"
 
 namespace tether {
 namespace probe {
 namespace {
-
-// Length of the valid UTF-8 sequence at the start of `s`, or 0.
-size_t Utf8Length(absl::string_view s) {
-  const auto b = [&s](size_t i) { return static_cast<uint8_t>(s[i]); };
-  const uint8_t c = b(0);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2, cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3, cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4, cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((b(i) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i) & 0x3F);
-  }
-  const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
-  const bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-  return overlong || surrogate || cp > 0x10FFFF ? 0 : n;
-}
 
 void AppendEscaped(char c, std::string* out) {
   switch (c) {
@@ -62,36 +38,38 @@ void AppendEscaped(char c, std::string* out) {
   }
 }
 
-std::string Null() { return "null"; }
-
-std::string OrNull(const std::optional<SocketAddress>& a) {
-  return a.has_value() ? JsonString(a->ToString()) : Null();
+std::string StringOrNull(absl::string_view s) {
+  return s.empty() ? "null" : JsonString(s);
 }
 
-std::string ErrnoOrNull(int error_code) {
-  return error_code == 0 ? Null() : JsonString(ErrnoName(error_code));
+std::string OrNull(const std::optional<SocketAddress>& a) {
+  return a.has_value() ? JsonString(a->ToString()) : "null";
 }
 
 std::string Millis(absl::Duration d) {
   return absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(d));
 }
 
+// "errno" and "message" of an attempt: the errno's name and its strerror().
+std::string ErrnoFields(int error_code) {
+  return absl::StrCat(
+      ",\"errno\":", StringOrNull(ErrnoName(error_code)), ",\"message\":",
+      StringOrNull(error_code == 0 ? "" : std::strerror(error_code)));
+}
+
 std::string AttemptToJson(const Attempt& a) {
   return absl::StrCat("{\"address\":", JsonString(a.address.ToString()),
-                      ",\"outcome\":", JsonString(AttemptOutcome(a)),
-                      ",\"errno\":", ErrnoOrNull(a.error_code),
+                      ",\"outcome\":",
+                      JsonString(InfoOf(ClassifyAttempt(a)).name),
+                      ErrnoFields(a.error_code),
                       ",\"time_ms\":", Millis(a.duration), "}");
 }
 
 std::string ReplyFields(const Row& row) {
   if (!row.sent) return "";
-  std::string error = row.reply_status.ok() ? Null()
-                      : row.reply_timed_out
-                          ? JsonString("timed out waiting for the reply")
-                          : JsonString(row.reply_status.ToString());
   return absl::StrCat(",\"reply\":", JsonString(row.reply),
                       ",\"reply_bytes\":", row.reply.size(),
-                      ",\"reply_error\":", error);
+                      ",\"reply_error\":", StringOrNull(ReplyError(row)));
 }
 
 }  // namespace
@@ -120,17 +98,30 @@ std::string RowToJson(const Row& row) {
   for (const Attempt& a : row.attempts) {
     absl::StrAppend(&attempts, attempts.empty() ? "" : ",", AttemptToJson(a));
   }
+  const std::string message =
+      row.cls == Class::kReplyFailed ? ReplyError(row) : row.error;
   return absl::StrCat(
-      "{\"target\":", JsonString(row.target.text),
+      "{\"type\":\"target\",\"target\":", JsonString(row.target.text),
       ",\"host\":", JsonString(row.target.host), ",\"port\":", row.target.port,
-      ",\"result\":", JsonString(row.result),
-      ",\"error\":", row.error.empty() ? Null() : JsonString(row.error),
-      ",\"errno\":", ErrnoOrNull(row.error_code),
+      ",\"outcome\":", JsonString(InfoOf(row.cls).name),
+      ",\"errno\":", StringOrNull(ErrnoName(row.error_code)),
+      ",\"message\":", StringOrNull(message),
       ",\"address\":", OrNull(row.address),
       ",\"local_address\":", OrNull(row.local),
-      ",\"time_ms\":", Millis(row.time),
-      ",\"attempt_count\":", row.attempts.size(), ",\"attempts\":[", attempts,
-      "]", ReplyFields(row), "}");
+      ",\"time_ms\":", Millis(row.time), ",\"attempts\":[", attempts, "]",
+      ReplyFields(row), "}");
+}
+
+std::string SummaryToJson(const std::vector<Row>& rows,
+                          absl::Duration elapsed) {
+  std::string counts;
+  for (const auto& [cls, n] : CountByClass(rows)) {
+    absl::StrAppend(&counts, counts.empty() ? "" : ",",
+                    JsonString(InfoOf(cls).name), ":", n);
+  }
+  return absl::StrCat("{\"type\":\"summary\",\"targets\":", rows.size(),
+                      ",\"elapsed_ms\":", Millis(elapsed), ",\"counts\":{",
+                      counts, "},\"exit_code\":", ExitCodeOf(rows), "}");
 }
 
 }  // namespace probe

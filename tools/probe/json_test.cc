@@ -1,6 +1,8 @@
 #include "tools/probe/json.h"
 
+#include <cerrno>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -33,28 +35,57 @@ TEST(JsonStringTest, ReplacesInvalidUtf8) {
 
 TEST(RowToJsonTest, WritesNullsForWhatIsMissing) {
   Row row;
-  row.target = {":80", "", 80};
-  row.result = "bad input";
+  row.target = {"x:80", "x", 80};
+  row.cls = Class::kBadInput;
   row.error = "host is empty";
   std::string json = RowToJson(row);
-  EXPECT_THAT(json, HasSubstr(R"("target":":80","host":"","port":80)"));
-  EXPECT_THAT(json,
-              HasSubstr(R"("result":"bad input","error":"host is empty")"));
-  EXPECT_THAT(json,
-              HasSubstr(R"("errno":null,"address":null,"local_address":null)"));
-  EXPECT_THAT(json, HasSubstr(R"("attempt_count":0,"attempts":[])"));
+  EXPECT_THAT(json, HasSubstr(R"({"type":"target","target":"x:80","host":"x",)"
+                              R"("port":80,"outcome":"bad_input","errno":null,)"
+                              R"("message":"host is empty","address":null,)"
+                              R"("local_address":null,)"));
+  EXPECT_THAT(json, HasSubstr(R"("attempts":[])"));
   EXPECT_EQ(json.find("reply"), std::string::npos);
+}
+
+TEST(RowToJsonTest, SplitsOutcomeErrnoAndMessage) {
+  Row row;
+  row.target = {"h:1", "h", 1};
+  row.cls = Class::kRefused;
+  row.error_code = ECONNREFUSED;
+  row.error = "connect 127.0.0.1:1: connection refused";
+  Attempt a{*SocketAddress::Parse("127.0.0.1", 1), Attempt::Outcome::kFailed,
+            ECONNREFUSED, absl::UnixEpoch(), absl::Milliseconds(2)};
+  row.attempts = {a};
+  EXPECT_THAT(RowToJson(row),
+              HasSubstr(R"("outcome":"refused","errno":"ECONNREFUSED",)"
+                        R"("message":"connect 127.0.0.1:1: connection refused")"));
+  EXPECT_THAT(RowToJson(row),
+              HasSubstr(R"("attempts":[{"address":"127.0.0.1:1",)"
+                        R"("outcome":"refused","errno":"ECONNREFUSED",)"
+                        R"("message":"Connection refused","time_ms":2.000}])"));
 }
 
 TEST(RowToJsonTest, WritesTheReplyWhenSent) {
   Row row;
   row.target = {"h:1", "h", 1};
-  row.result = "connected";
+  row.cls = Class::kConnected;
   row.sent = true;
   row.reply = "ok\n";
   EXPECT_THAT(
       RowToJson(row),
       HasSubstr(R"("reply":"ok\n","reply_bytes":3,"reply_error":null)"));
+}
+
+TEST(SummaryToJsonTest, CountsInSeverityOrder) {
+  std::vector<Row> rows(4);
+  rows[0].cls = Class::kConnected;
+  rows[1].cls = Class::kRefused;
+  rows[2].cls = Class::kTimeout;
+  rows[3].cls = Class::kRefused;
+  EXPECT_EQ(SummaryToJson(rows, absl::Milliseconds(1500)),
+            R"({"type":"summary","targets":4,"elapsed_ms":1500.000,)"
+            R"("counts":{"timeout":1,"refused":2,"connected":1},)"
+            R"("exit_code":5})");
 }
 
 }  // namespace

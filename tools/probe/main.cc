@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "tools/probe/args.h"
 #include "tools/probe/demo.h"
+#include "tools/probe/row.h"
 #include "tools/probe/run.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   if (!args.ok()) {
     std::fprintf(stderr, "tether-probe: %s (see tether-probe --help)\n",
                  std::string(args.status().message()).c_str());
-    return 2;
+    return tether::probe::kExitUsage;
   }
   if (args->help) {
     std::fputs(tether::probe::UsageText().c_str(), stdout);
@@ -27,5 +28,5 @@ int main(int argc, char** argv) {
   const tether::probe::Outcome outcome = tether::probe::ProbeAll(
       *args, args->timeout.value_or(tether::probe::kDefaultTimeout));
   tether::probe::Print(*args, outcome, stdout);
-  return tether::probe::ExitCode(outcome);
+  return tether::probe::ExitCodeOf(outcome.rows);
 }

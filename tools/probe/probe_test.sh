@@ -1,7 +1,7 @@
 #!/bin/sh
 # tether-probe end to end: `--demo --json` prints one valid JSON object per
-# target with the expected results, and usage errors exit 2 with one line
-# naming the bad argument.
+# target with the expected outcomes, then a summary object, and usage errors
+# exit 2 with one line naming the bad argument.
 # Usage: probe_test.sh PATH-TO-tether-probe
 set -u
 probe=$1
@@ -24,29 +24,34 @@ for n, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
         rows.append(json.loads(line))
     except ValueError as e:
         sys.exit("line %d is not JSON (%s): %r" % (n, e, line))
-by_result = {}
+summary = rows.pop()
+assert summary["type"] == "summary" and summary["targets"] == len(rows), summary
+by_outcome = {}
 for r in rows:
-    for key in ("target", "host", "port", "result", "error", "errno", "address",
-                "local_address", "time_ms", "attempt_count", "attempts"):
+    assert r["type"] == "target", r
+    for key in ("target", "host", "port", "outcome", "errno", "message",
+                "address", "local_address", "time_ms", "attempts"):
         assert key in r, (key, r)
-    assert r["attempt_count"] == len(r["attempts"]), r
-    by_result.setdefault(r["result"], []).append(r)
-want = {"connected", "refused", "timed out", "bad input"}
-assert set(by_result) == want, sorted(by_result)
-for r in by_result["connected"]:
+    by_outcome.setdefault(r["outcome"], []).append(r)
+want = {"connected", "refused", "timeout", "bad_input"}
+assert set(by_outcome) == want, sorted(by_outcome)
+assert summary["counts"] == {k: len(v) for k, v in by_outcome.items()}, summary
+assert summary["exit_code"] == 2, summary  # bad_input is the worst
+for r in by_outcome["connected"]:
     assert r["reply"] == "hello from tether-probe\n", r
-    assert r["reply_error"] is None, r
+    assert r["reply_error"] is None and r["message"] is None, r
     assert r["address"] and r["local_address"], r
     assert r["attempts"][-1]["outcome"] == "connected", r
-assert any(r["target"].startswith("localhost:") for r in by_result["connected"])
-(refused,) = by_result["refused"]
+assert any(r["target"].startswith("localhost:") for r in by_outcome["connected"])
+(refused,) = by_outcome["refused"]
 assert refused["errno"] == "ECONNREFUSED", refused
-assert refused["attempts"][0]["outcome"] == "refused (ECONNREFUSED)", refused
-(hung,) = by_result["timed out"]
-assert 900 <= hung["time_ms"] < 5000, hung
-(bad,) = by_result["bad input"]
-assert bad["host"] == "" and bad["attempt_count"] == 0, bad
-assert "host is empty" in bad["error"], bad
+assert refused["attempts"][0]["outcome"] == "refused", refused
+assert refused["attempts"][0]["message"] == "Connection refused", refused
+(hung,) = by_outcome["timeout"]
+assert 900 <= hung["time_ms"] < 5000 and hung["errno"] == "ETIMEDOUT", hung
+(bad,) = by_outcome["bad_input"]
+assert bad["host"] == "" and bad["attempts"] == [], bad
+assert "host is empty" in bad["message"], bad
 print("JSON ok: %d rows" % len(rows))
 PY
 
@@ -64,6 +69,7 @@ check_usage() {
 check_usage "--bogus" --bogus 127.0.0.1:1
 check_usage "--timeout \"5x\"" --timeout 5x 127.0.0.1:1
 check_usage "\"nohostport\"" nohostport
+check_usage "host is empty" :80
 check_usage "no targets"
 
 "$probe" --help >"$tmp/out" 2>&1 || fail "--help exited $?"

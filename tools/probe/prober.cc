@@ -56,6 +56,8 @@ ConnectOptions Prober::OptionsFor(Probe* probe) const {
   o.timeout = timeout_;
   o.attempt_timeout = args_.attempt_timeout;
   o.happy_eyeballs_delay = args_.happy_eyeballs_delay;
+  o.local_address = args_.local_address;
+  o.tcp_nodelay = args_.nodelay;
   o.on_complete = [probe](Socket&) {
     // relaxed: a timestamp only; see Probe::completed_ns.
     probe->completed_ns.store(absl::ToUnixNanos(absl::Now()),
@@ -77,9 +79,15 @@ void Prober::StartAll(const std::vector<Target>& targets) {
   }
 }
 
-void Prober::Run(const std::function<void(const Prober&)>& frame) {
+void Prober::Run(const std::function<void(const Prober&)>& frame,
+                 const std::function<bool()>& interrupted) {
   absl::Time next_frame = absl::Now();
+  bool cancelled = false;
   for (;;) {
+    if (!cancelled && interrupted && interrupted()) {
+      CancelAll();
+      cancelled = true;
+    }
     bool all_done = true;
     for (const std::unique_ptr<Probe>& p : probes_) all_done &= Advance(*p);
     if (all_done) return;
@@ -88,6 +96,12 @@ void Prober::Run(const std::function<void(const Prober&)>& frame) {
       next_frame = absl::Now() + kFrameInterval;
     }
     absl::SleepFor(kPollInterval);
+  }
+}
+
+void Prober::CancelAll() {
+  for (const std::unique_ptr<Probe>& p : probes_) {
+    if (!Finished(*p)) (void)p->socket->Close();  // cancels or ends the read
   }
 }
 

@@ -84,20 +84,25 @@ class Prober {
   void StartAll(const std::vector<Target>& targets);
 
   // Polls until every connect (and exchange) is finished, calling `frame`
-  // (if set) about every 100 ms meanwhile.
-  void Run(const std::function<void(const Prober&)>& frame);
+  // (if set) about every 100 ms meanwhile. Once `interrupted` (if set)
+  // returns true, closes every socket still connecting or exchanging, so
+  // those end cancelled.
+  void Run(const std::function<void(const Prober&)>& frame,
+           const std::function<bool()>& interrupted = nullptr);
 
   const std::vector<std::unique_ptr<Probe>>& probes() const { return probes_; }
   // How many probes are finished, by the lock-free queries.
   size_t done() const;
+  // Whether `probe`'s connect (and exchange) is over.
+  bool Finished(const Probe& probe) const;
   absl::Time start() const { return start_; }
   bool sending() const { return send_.has_value(); }
 
  private:
   ConnectOptions OptionsFor(Probe* probe) const;
   bool Advance(Probe& probe);  // true once `probe` is finished
-  bool Finished(const Probe& probe) const;
   void StartExchange(Probe& probe);
+  void CancelAll();
 
   const ProbeArgs& args_;
   const absl::Duration timeout_;

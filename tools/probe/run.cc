@@ -1,7 +1,6 @@
 #include "tools/probe/run.h"
 
-#include <unistd.h>
-
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,15 +14,42 @@
 
 namespace tether {
 namespace probe {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;  // written by OnSigint only
+
+extern "C" void OnSigint(int) {
+  g_interrupted = 1;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process
+}
+
+// Installs OnSigint for the life of the object.
+class SigintCatcher {
+ public:
+  SigintCatcher() {
+    g_interrupted = 0;
+    previous_ = std::signal(SIGINT, OnSigint);
+  }
+  ~SigintCatcher() { std::signal(SIGINT, previous_); }
+  SigintCatcher(const SigintCatcher&) = delete;
+  SigintCatcher& operator=(const SigintCatcher&) = delete;
+
+ private:
+  void (*previous_)(int);
+};
+
+}  // namespace
 
 Outcome ProbeAll(const ProbeArgs& args, absl::Duration timeout) {
+  SigintCatcher sigint;
   std::optional<LiveView> live;
-  if (!args.json && isatty(fileno(stdout))) live.emplace(stdout);
+  const Display display = ChooseDisplay(stdout, args.json);
+  if (display != Display::kNone) live.emplace(stdout, display);
   Prober prober(args, timeout);
   prober.StartAll(args.targets);
   std::function<void(const Prober&)> frame;
   if (live.has_value()) frame = [&live](const Prober& p) { live->Draw(p); };
-  prober.Run(frame);
+  prober.Run(frame, [] { return g_interrupted != 0; });
   if (live.has_value()) live->Clear();
   Outcome outcome;
   outcome.elapsed = absl::Now() - prober.start();
@@ -40,15 +66,10 @@ void Print(const ProbeArgs& args, const Outcome& outcome, std::FILE* out) {
     for (const Row& row : outcome.rows) {
       std::fprintf(out, "%s\n", RowToJson(row).c_str());
     }
+    std::fprintf(out, "%s\n",
+                 SummaryToJson(outcome.rows, outcome.elapsed).c_str());
   }
   std::fflush(out);
-}
-
-int ExitCode(const Outcome& outcome) {
-  for (const Row& row : outcome.rows) {
-    if (!Succeeded(row)) return 1;
-  }
-  return 0;
 }
 
 }  // namespace probe

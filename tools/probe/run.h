@@ -19,15 +19,14 @@ struct Outcome {
 };
 
 // Probes every target of `args` at once with `timeout` as the whole-connect
-// timeout. Draws the live view on stdout while it runs when stdout is a
-// terminal and --json is off.
+// timeout. Draws the live view on stdout while it runs (see live_view.h).
+// The first SIGINT cancels what is still pending (the rows end cancelled);
+// a second one kills the process as usual.
 Outcome ProbeAll(const ProbeArgs& args, absl::Duration timeout);
 
-// The final table, or with --json one object per line.
+// The final table, or with --json one object per target and a summary, one
+// per line.
 void Print(const ProbeArgs& args, const Outcome& outcome, std::FILE* out);
-
-// 0 when every target succeeded (see Succeeded()), 1 otherwise.
-int ExitCode(const Outcome& outcome);
 
 }  // namespace probe
 }  // namespace tether

@@ -8,6 +8,19 @@ Either way the repositories are named after the upstream Bazel modules
 (abseil-cpp, googletest, google_benchmark, onetbb), and one the workspace
 already declares under the same name wins, so a consumer's own pins take
 precedence: declare them before calling tether_deps().
+
+A workspace that already names abseil differently (com_google_absl) maps
+tether's name onto its own instead of getting a second copy:
+
+    local_repository(  # or http_archive, git_repository
+        name = "tether",
+        path = "...",
+        repo_mapping = {"@abseil-cpp": "@com_google_absl"},
+    )
+
+(repositories are fetched only when used, so the @abseil-cpp that
+tether_deps() still declares is never fetched). Under Bzlmod (Bazel 7+),
+none of this applies: use bazel_dep(name = "tether") (see MODULE.bazel).
 """
 
 load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
@@ -110,7 +123,7 @@ def _upstream_deps():
             urls = [a.url],
         )
 
-def tether_deps(source = "system"):
+def tether_deps(source = "system", rules_stand_ins = None):
     """Declares abseil-cpp, onetbb, googletest and google_benchmark.
 
     Args:
@@ -119,6 +132,13 @@ def tether_deps(source = "system"):
         own builds and CI use this). "upstream": the pinned http_archives in
         _UPSTREAM (plus bazel_skylib and platforms, which abseil's BUILD
         files need), built from source.
+      rules_stand_ins: whether to declare @rules_cc and @rules_java as the
+        small offline stand-ins in third_party/ (native rules re-exported),
+        so that Bazel 4-6 need not download them through the WORKSPACE
+        suffix. Default: only with source = "system". Pass False when the
+        workspace declares the real rules_cc/rules_java itself, after this
+        call or not at all (the WORKSPACE suffix then provides them); either
+        way a repository the workspace declared before this call wins.
     """
     if source == "system":
         _system_deps()
@@ -129,7 +149,11 @@ def tether_deps(source = "system"):
 
     # Bazel 4's auto-configured C++ toolchain loads @rules_cc//cc:defs.bzl and
     # the JDK toolchains load @rules_java; the default WORKSPACE suffix would
-    # download both. Local stubs shadow them (in either mode).
+    # download both. Offline, local stand-ins shadow them.
+    if rules_stand_ins == None:
+        rules_stand_ins = source == "system"
+    if not rules_stand_ins:
+        return
     for name in ["rules_cc", "rules_java"]:
         _maybe(
             _tree_repository,

@@ -183,8 +183,11 @@ void BM_PoolHandOff(benchmark::State& state) {
   state.counters["submit_median_us"] = bench::Percentile(submit, 50);
   state.counters["workers"] = pool.workers();
 }
-BENCHMARK(BM_PoolHandOff)->ArgName("gap_us")->Arg(0)->Arg(1000)->Iterations(
-    2000);
+BENCHMARK(BM_PoolHandOff)
+    ->ArgName("gap_us")
+    ->Arg(0)
+    ->Arg(1000)
+    ->Iterations(2000);
 
 void BM_PoolBurst(benchmark::State& state) {
   const int b = static_cast<int>(state.range(0));

@@ -23,10 +23,11 @@ std::string Show(const std::optional<tether::SocketAddress>& a) {
 }
 
 void Print(absl::Time start, const tether::Socket& s) {
-  std::printf("%6.0f ms  connecting=%d  error=%-12s  sockname=%-17s peername=%s\n",
-              absl::ToDoubleMilliseconds(absl::Now() - start), s.connecting(),
-              s.error().ok() ? "\"\"" : std::string(s.error().message()).c_str(),
-              Show(s.sockname()).c_str(), Show(s.peername()).c_str());
+  std::printf(
+      "%6.0f ms  connecting=%d  error=%-12s  sockname=%-17s peername=%s\n",
+      absl::ToDoubleMilliseconds(absl::Now() - start), s.connecting(),
+      s.error().ok() ? "\"\"" : std::string(s.error().message()).c_str(),
+      Show(s.sockname()).c_str(), Show(s.peername()).c_str());
 }
 
 }  // namespace
@@ -51,7 +52,8 @@ int main() {
   const uint16_t port = ntohs(addr.sin_port);
 
   tether::Connector connector;
-  std::printf("connecting to 127.0.0.1:%u (accept queue full: it hangs)\n", port);
+  std::printf("connecting to 127.0.0.1:%u (accept queue full: it hangs)\n",
+              port);
   absl::Time start = absl::Now();
   std::shared_ptr<tether::Socket> s = connector.Connect("127.0.0.1", port);
   for (int i = 0; i < 5; ++i) {

@@ -89,8 +89,9 @@ std::string FuzzHost(FuzzedDataProvider& in) {
 
 std::string FuzzLocal(FuzzedDataProvider& in) {
   static const char* const kInteresting[] = {
-      "", "127.0.0.1", "::1", "0.0.0.0", "::", "127.0.0.2", "::ffff:127.0.0.1",
-      "fe80::1%lo", "1.2.3.4.5", "::1%", "[::1]"};
+      "",          "127.0.0.1",        "::1",        "0.0.0.0",   "::",
+      "127.0.0.2", "::ffff:127.0.0.1", "fe80::1%lo", "1.2.3.4.5", "::1%",
+      "[::1]"};
   if (in.ConsumeBool()) {
     return kInteresting[in.ConsumeIntegralInRange<size_t>(
         0, sizeof(kInteresting) / sizeof(kInteresting[0]) - 1)];
@@ -158,8 +159,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (e.code() == absl::StatusCode::kInvalidArgument) {
     Check(e.message().size() < 512, "bounded message", e);
-    Check(e.message().find('\0') == absl::string_view::npos,
-          "NUL-free message", e);
+    Check(e.message().find('\0') == absl::string_view::npos, "NUL-free message",
+          e);
   }
   const absl::Time end = absl::Now() + absl::Seconds(10);
   while (calls->load() == 0 && absl::Now() < end) {

@@ -88,11 +88,10 @@ Servers& GetServers() {
   abort();
 }
 
-constexpr int kErrnos[] = {ECONNREFUSED, ENETUNREACH, EHOSTUNREACH,
-                           ETIMEDOUT,    EADDRNOTAVAIL, EADDRINUSE,
-                           EMFILE,       ENFILE,       ENOBUFS,
-                           EAFNOSUPPORT, EACCES,       EPERM,
-                           ENOMEM,       EINVAL,       ENOTCONN};
+constexpr int kErrnos[] = {ECONNREFUSED,  ENETUNREACH,  EHOSTUNREACH, ETIMEDOUT,
+                           EADDRNOTAVAIL, EADDRINUSE,   EMFILE,       ENFILE,
+                           ENOBUFS,       EAFNOSUPPORT, EACCES,       EPERM,
+                           ENOMEM,        EINVAL,       ENOTCONN};
 
 int FuzzErrno(FuzzedDataProvider& in) {
   return kErrnos[in.ConsumeIntegralInRange<size_t>(
@@ -107,11 +106,11 @@ struct Fault {
 };
 
 Fault FuzzFault(FuzzedDataProvider& in) {
-  static const Call kCalls[] = {
-      Call::kSocket,      Call::kBind,        Call::kConnect,
-      Call::kGetSockName, Call::kGetPeerName, Call::kSetSockOpt,
-      Call::kPoll,        Call::kClose,       Call::kStartThread,
-      Call::kSetNonBlocking};
+  static const Call kCalls[] = {Call::kSocket,      Call::kBind,
+                                Call::kConnect,     Call::kGetSockName,
+                                Call::kGetPeerName, Call::kSetSockOpt,
+                                Call::kPoll,        Call::kClose,
+                                Call::kStartThread, Call::kSetNonBlocking};
   Fault f;
   f.call = kCalls[in.ConsumeIntegralInRange<size_t>(
       0, sizeof(kCalls) / sizeof(kCalls[0]) - 1)];
@@ -123,7 +122,8 @@ Fault FuzzFault(FuzzedDataProvider& in) {
   } else if (f.call == Call::kConnect && kind == 0) {
     f.action = Action::InterruptConnect();
   } else if (kind == 1) {
-    f.action = Action::Delay(absl::Milliseconds(in.ConsumeIntegralInRange(0, 5)));
+    f.action =
+        Action::Delay(absl::Milliseconds(in.ConsumeIntegralInRange(0, 5)));
   } else if (f.call == Call::kStartThread) {
     f.action = Action::Fail(EAGAIN);
   } else {
@@ -204,11 +204,10 @@ Script ReadScript(FuzzedDataProvider& in, Servers& servers) {
 
   ConnectOptions& o = s.options;
   o.family = static_cast<Family>(in.ConsumeIntegralInRange(0, 2));
-  o.happy_eyeballs_delay =
-      absl::Milliseconds(in.ConsumeIntegralInRange(0, 30));
-  o.attempt_timeout = in.ConsumeBool()
-                          ? absl::InfiniteDuration()
-                          : absl::Milliseconds(in.ConsumeIntegralInRange(1, 60));
+  o.happy_eyeballs_delay = absl::Milliseconds(in.ConsumeIntegralInRange(0, 30));
+  o.attempt_timeout =
+      in.ConsumeBool() ? absl::InfiniteDuration()
+                       : absl::Milliseconds(in.ConsumeIntegralInRange(1, 60));
   o.timeout = absl::Milliseconds(in.ConsumeIntegralInRange(1, 150));
   o.tcp_nodelay = in.ConsumeBool();
   if (in.ConsumeIntegralInRange(0, 7) == 0) {
@@ -256,8 +255,8 @@ bool Contains(const std::vector<SocketAddress>& list, const SocketAddress& a) {
 // Whether the connect must succeed: only sinks, of a usable family, no
 // fault, no cancel, no resolver error, no local address.
 bool MustConnect(const Script& s) {
-  if (!s.only_sinks || !s.faults.empty() || s.cancel != 0 ||
-      s.resolver_error || !s.options.local_address.empty()) {
+  if (!s.only_sinks || !s.faults.empty() || s.cancel != 0 || s.resolver_error ||
+      !s.options.local_address.empty()) {
     return false;
   }
   for (const SocketAddress& a : s.sinks) {
@@ -361,8 +360,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (ops.sockets_open() != 0 || ops.stray_closes() != 0) {
     Violated(absl::StrCat("seam sockets: ", ops.sockets_opened(), " opened, ",
-                          ops.sockets_closed(), " closed, ",
-                          ops.stray_closes(), " stray closes"),
+                          ops.sockets_closed(), " closed, ", ops.stray_closes(),
+                          " stray closes"),
              *s);
   }
   for (int n : ops.close_calls_per_socket()) {

@@ -16,9 +16,8 @@ namespace {
 constexpr size_t kMaxIpLength = INET6_ADDRSTRLEN + IF_NAMESIZE;
 
 absl::Status BadIp(absl::string_view ip) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("not a numeric IP address: \"",
-                   absl::CEscape(ip.substr(0, 64)), "\""));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "not a numeric IP address: \"", absl::CEscape(ip.substr(0, 64)), "\""));
 }
 
 }  // namespace
@@ -66,10 +65,9 @@ absl::StatusOr<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* addr,
     memcpy(&a.storage_.v6, addr, sizeof(sockaddr_in6));
     return a;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("not an IPv4 or IPv6 socket address (family ",
-                   addr == nullptr ? -1 : addr->sa_family, ", ", len,
-                   " bytes)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "not an IPv4 or IPv6 socket address (family ",
+      addr == nullptr ? -1 : addr->sa_family, ", ", len, " bytes)"));
 }
 
 std::string SocketAddress::ip() const {

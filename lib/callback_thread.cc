@@ -59,9 +59,8 @@ bool CallbackThread::Post(ConnectState* state, std::shared_ptr<Socket> socket) {
   if (!shared_->started) {
     // The thread owns a reference: it may outlive this object (Stop() from
     // the thread itself).
-    absl::StatusOr<pthread_t> t =
-        StartThread(shared_->ops, shared_->stack_size,
-                    [s = shared_] { Shared::Loop(s); });
+    absl::StatusOr<pthread_t> t = StartThread(
+        shared_->ops, shared_->stack_size, [s = shared_] { Shared::Loop(s); });
     if (!t.ok()) return false;
     shared_->thread = *t;
     shared_->started = true;

@@ -113,8 +113,8 @@ FdStream::FdStream(Kind kind, int read_fd, int write_fd, SocketOps* ops)
     descriptors_[i].state.store(fds[i] < 0 ? kClosedBit : 0,
                                 std::memory_order_relaxed);
   }
-  const unsigned open = (read_fd >= 0 ? kReadBit : 0) |
-                        (write_fd >= 0 ? kWriteBit : 0);
+  const unsigned open =
+      (read_fd >= 0 ? kReadBit : 0) | (write_fd >= 0 ? kWriteBit : 0);
   open_.store(open, std::memory_order_relaxed);  // relaxed: as above
 }
 
@@ -322,8 +322,7 @@ absl::StatusOr<size_t> FdStream::Transfer(Direction direction, bool blocking,
                                           absl::Span<const char> out) {
   const int index = IndexOf(direction);
   if (!IsOpen(direction) || !Enter(index)) return NotOpen(direction);
-  absl::StatusOr<size_t> result =
-      TransferInside(direction, blocking, in, out);
+  absl::StatusOr<size_t> result = TransferInside(direction, blocking, in, out);
   Leave(index);
   return result;
 }
@@ -360,10 +359,10 @@ ssize_t FdStream::TryOnce(Direction direction, absl::Span<char> in,
     if (direction == Direction::kRead) {
       return ops_->Recv(fd, in.data(), in.size(), MSG_DONTWAIT);
     }
-    return ops_->Send(fd, out.data(), out.size(),
-                      MSG_DONTWAIT | MSG_NOSIGNAL);
+    return ops_->Send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
-  if (direction == Direction::kRead) return ops_->Read(fd, in.data(), in.size());
+  if (direction == Direction::kRead)
+    return ops_->Read(fd, in.data(), in.size());
   return WriteToPipe(ops_, fd, out);
 }
 

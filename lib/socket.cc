@@ -201,9 +201,8 @@ size_t WaitAny(absl::Span<const std::shared_ptr<Socket>> sockets,
   const absl::Time deadline = absl::Now() + timeout;
   size_t k = internal::SpinForAny(sockets, deadline);
   if (k < sockets.size()) return k;
-  return internal::SleepForAny(
-      sockets, deadline,
-      [](const Socket& s) { return s.state_.get(); });
+  return internal::SleepForAny(sockets, deadline,
+                               [](const Socket& s) { return s.state_.get(); });
 }
 
 }  // namespace tether

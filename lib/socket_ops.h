@@ -43,7 +43,7 @@ class SocketOps {
   virtual int Close(int fd) = 0;
   virtual ssize_t Recv(int fd, void* buf, size_t len, int flags) = 0;
   virtual ssize_t Send(int fd, const void* buf, size_t len, int flags) = 0;
-  virtual ssize_t Read(int fd, void* buf, size_t len) = 0;    // pipes
+  virtual ssize_t Read(int fd, void* buf, size_t len) = 0;         // pipes
   virtual ssize_t Write(int fd, const void* buf, size_t len) = 0;  // pipes
   virtual int GetAddrInfo(const char* node, const char* service,
                           const addrinfo* hints, addrinfo** result) = 0;

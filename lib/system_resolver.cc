@@ -48,7 +48,8 @@ absl::Status GaiError(absl::string_view host, int code, int err) {
     case EAI_NONAME:
     case EAI_NODATA:
     case EAI_ADDRFAMILY:
-      return absl::NotFoundError(absl::StrCat(context, ": ", gai_strerror(code)));
+      return absl::NotFoundError(
+          absl::StrCat(context, ": ", gai_strerror(code)));
     case EAI_AGAIN:
     case EAI_FAIL:
       return absl::UnavailableError(
@@ -57,7 +58,8 @@ absl::Status GaiError(absl::string_view host, int code, int err) {
       return absl::ResourceExhaustedError(
           absl::StrCat(context, ": ", gai_strerror(code)));
     default:
-      return absl::UnknownError(absl::StrCat(context, ": ", gai_strerror(code)));
+      return absl::UnknownError(
+          absl::StrCat(context, ": ", gai_strerror(code)));
   }
 }
 

@@ -53,10 +53,10 @@ absl::StatusOr<pthread_t> StartThreadOnStack(SocketOps* ops, void* stack,
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   int err = pthread_attr_setstack(&attr, stack, stack_size);
-  absl::StatusOr<pthread_t> t =
-      err != 0 ? absl::ResourceExhaustedError("cannot start a worker thread: "
-                                              "bad stack")
-               : Start(ops, attr, std::move(fn));
+  absl::StatusOr<pthread_t> t = err != 0 ? absl::ResourceExhaustedError(
+                                               "cannot start a worker thread: "
+                                               "bad stack")
+                                         : Start(ops, attr, std::move(fn));
   pthread_attr_destroy(&attr);
   return t;
 }

@@ -5,7 +5,6 @@
 #include <link.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -102,25 +101,6 @@ void FutexWait(std::atomic<uint32_t>* word, uint32_t value) {
 void FutexWake(std::atomic<uint32_t>* word) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1,
           nullptr, nullptr, 0);
-}
-
-// Linux 6.16+ gives each process a private futex hash of 4 buckets per CPU
-// (at least 16) and does not grow it with the number of threads: with
-// thousands of parked or exiting workers, every futex call walks a bucket
-// of hundreds of waiters. When the pool reaches 256, 1024, 4096, ...
-// workers, ask for 4 buckets per worker (PR_FUTEX_HASH, only ever growing
-// it; nothing happens on older kernels or on a process using the global
-// hash).
-void GrowFutexHash(int workers) {
-  constexpr int kPrFutexHash = 78, kSetSlots = 1, kGetSlots = 2;
-  if (workers < 256 || (workers & (workers - 1)) != 0 ||
-      (__builtin_ctz(static_cast<unsigned>(workers)) & 1) != 0) {
-    return;  // only at 4^k, k >= 4
-  }
-  const long want = std::min<long>(4L * workers, 1L << 20);
-  const int have = prctl(kPrFutexHash, kGetSlots, 0, 0, 0);
-  if (have <= 0 || have >= want) return;
-  prctl(kPrFutexHash, kSetSlots, want, 0, 0);
 }
 
 }  // namespace
@@ -269,7 +249,6 @@ bool WorkerPool::StartWorker() {
   w->thread = *t;
   w->index = all_.size();
   all_.push_back(w);
-  GrowFutexHash(static_cast<int>(all_.size()));
   return true;
 }
 
@@ -486,7 +465,7 @@ void WorkerPool::Shutdown() {
   exited_.store(nullptr, std::memory_order_relaxed);  // all joined above
   for (Worker* w : workers) delete w;
   if (shut_down_by_ == nullptr) FreeStacks();
-  Task* task;
+  Task* task = nullptr;
   while (queue_.try_pop(task)) {
     if (task == nullptr) continue;
     task->Abandon();

@@ -30,7 +30,8 @@ TEST(SocketAddressTest, ParsesIPv6) {
 }
 
 TEST(SocketAddressTest, RejectsNamesAndGarbageNamingTheValue) {
-  for (const char* bad : {"localhost", "", "1.2.3", "::g", "1.2.3.4 ", "[::1]"}) {
+  for (const char* bad :
+       {"localhost", "", "1.2.3", "::g", "1.2.3.4 ", "[::1]"}) {
     absl::StatusOr<SocketAddress> a = SocketAddress::Parse(bad, 1);
     ASSERT_FALSE(a.ok()) << bad;
     EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
@@ -46,7 +47,8 @@ TEST(SocketAddressTest, RejectsNulBytes) {
 
 TEST(SocketAddressTest, RoundTripsThroughSockaddr) {
   SocketAddress a = *SocketAddress::Parse("::1", 9);
-  absl::StatusOr<SocketAddress> b = SocketAddress::FromSockaddr(a.data(), a.size());
+  absl::StatusOr<SocketAddress> b =
+      SocketAddress::FromSockaddr(a.data(), a.size());
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(a, *b);
   EXPECT_NE(a, a.WithPort(10));

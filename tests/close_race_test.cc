@@ -123,8 +123,7 @@ void Lane(int lane, Connector& connector, const SinkServer& sink,
     absl::Status io;
     bool helper_used = false;
     if (mode == 1) {  // a short random spin first
-      const absl::Time until =
-          absl::Now() + absl::Microseconds(rng() % 200);
+      const absl::Time until = absl::Now() + absl::Microseconds(rng() % 200);
       while (absl::Now() < until) {
       }
     } else if (mode == 2) {  // a Read blocked (or about to block)
@@ -182,13 +181,12 @@ TEST(CloseRaceTest, CloseRacesCompletionAndIo) {
       Connector connector;
       std::vector<std::thread> lanes;
       for (int lane = 0; lane < kLanes; ++lane) {
-        lanes.emplace_back([&, lane] {
-          Lane(lane, connector, sink, callbacks, counts);
-        });
+        lanes.emplace_back(
+            [&, lane] { Lane(lane, connector, sink, callbacks, counts); });
       }
       for (std::thread& t : lanes) t.join();
-      EXPECT_TRUE(WaitFor([&] { return connector.stats().in_flight == 0; },
-                          kLong));
+      EXPECT_TRUE(
+          WaitFor([&] { return connector.stats().in_flight == 0; }, kLong));
     }
     int wrong = 0;
     for (int i = 0; i < kIterations; ++i) {

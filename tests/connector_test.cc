@@ -22,9 +22,9 @@ namespace tether {
 namespace {
 
 using ::testing::AllOf;
-using ::testing::HasSubstr;
 using testing::FakeResolver;
 using testing::HangingListener;
+using ::testing::HasSubstr;
 using testing::Listener;
 using testing::RefusingPort;
 using testing::WaitFor;
@@ -101,7 +101,8 @@ TEST(ConnectorTest, RefusedConnectReportsErrnoAndAddress) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.status().message(), HasSubstr(refusing.address().ToString()));
-  std::shared_ptr<Socket> again = connector.Connect("127.0.0.1", refusing.port());
+  std::shared_ptr<Socket> again =
+      connector.Connect("127.0.0.1", refusing.port());
   ASSERT_TRUE(again->Wait(kLong));
   EXPECT_EQ(again->error_code(), ECONNREFUSED);
   EXPECT_FALSE(again->sockname().has_value());
@@ -135,14 +136,16 @@ TEST(ConnectorTest, ReportsFirstErrorWhenAllAddressesFail) {
       std::vector<SocketAddress>{refusing.address(), hanging.address()})));
   ConnectOptions options = Serial();
   options.attempt_timeout = absl::Milliseconds(100);
-  std::shared_ptr<Socket> s = connector.Connect("two.test", 1, std::move(options));
+  std::shared_ptr<Socket> s =
+      connector.Connect("two.test", 1, std::move(options));
   ASSERT_TRUE(s->Wait(kLong));
   EXPECT_EQ(s->error_code(), ECONNREFUSED);
   EXPECT_EQ(s->error().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(s->error().message(),
-              AllOf(HasSubstr("two.test"), HasSubstr(refusing.address().ToString()),
-                    HasSubstr(hanging.address().ToString()),
-                    HasSubstr("refused"), HasSubstr("timed out")));
+  EXPECT_THAT(
+      s->error().message(),
+      AllOf(HasSubstr("two.test"), HasSubstr(refusing.address().ToString()),
+            HasSubstr(hanging.address().ToString()), HasSubstr("refused"),
+            HasSubstr("timed out")));
   std::vector<Attempt> attempts = s->attempts();
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_EQ(attempts[1].outcome, Outcome::kTimedOut);
@@ -189,7 +192,8 @@ TEST(ConnectorTest, HungResolverStillFailsAtTheDeadline) {
   options.timeout = absl::Milliseconds(50);
   std::atomic<int> callbacks{0};
   options.on_complete = [&](Socket&) { callbacks++; };
-  std::shared_ptr<Socket> s = connector.Connect("slow.test", 1, std::move(options));
+  std::shared_ptr<Socket> s =
+      connector.Connect("slow.test", 1, std::move(options));
   ASSERT_TRUE(s->Wait(kLong));  // Published while the resolver still hangs.
   EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(s->error().message(), HasSubstr("slow.test"));
@@ -207,9 +211,8 @@ TEST(ConnectorTest, CloseCancelsABlockedConnectPromptly) {
   EXPECT_EQ(s->error().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(s->error_code(), ECANCELED);
   // The worker's blocked connect() is interrupted, not left to time out.
-  ASSERT_TRUE(WaitFor([&] {
-    return s->attempts()[0].outcome == Outcome::kCancelled;
-  }));
+  ASSERT_TRUE(
+      WaitFor([&] { return s->attempts()[0].outcome == Outcome::kCancelled; }));
   EXPECT_TRUE(WaitFor([&] { return connector.stats().in_flight == 0; }));
   EXPECT_EQ(connector.stats().cancelled, 1u);
 }
@@ -226,7 +229,8 @@ TEST(ConnectorTest, DestroyingTheConnectorCancelsPendingConnects) {
         EXPECT_FALSE(s.connecting());
         callbacks++;
       };
-      sockets.push_back(connector.Connect("127.0.0.1", hanging.port(), std::move(o)));
+      sockets.push_back(
+          connector.Connect("127.0.0.1", hanging.port(), std::move(o)));
     }
   }
   EXPECT_EQ(callbacks.load(), 5);
@@ -245,12 +249,14 @@ TEST(ConnectorTest, PollsTwoHundredSocketsWithoutAnEventLoop) {
     sockets.push_back(connector.Connect("127.0.0.1", listener.port()));
   }
   // TIP 427's use: do other work, and ask connecting() now and then.
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& s : sockets) {
-      if (s->connecting()) return false;
-    }
-    return true;
-  }, absl::Seconds(60)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& s : sockets) {
+          if (s->connecting()) return false;
+        }
+        return true;
+      },
+      absl::Seconds(60)));
   for (const auto& s : sockets) {
     EXPECT_TRUE(s->error().ok()) << s->error();
     EXPECT_TRUE(s->peername().has_value());
@@ -309,7 +315,8 @@ TEST(ConnectorTest, UnbindableLocalAddressIsAnAttemptWithBindErrno) {
   Connector connector;
   ConnectOptions o;
   o.local_address = "192.0.2.1";  // TEST-NET-1: not an address of this host.
-  std::shared_ptr<Socket> s = connector.Connect("127.0.0.1", listener.port(), std::move(o));
+  std::shared_ptr<Socket> s =
+      connector.Connect("127.0.0.1", listener.port(), std::move(o));
   ASSERT_TRUE(s->Wait(kLong));
   EXPECT_EQ(s->error_code(), EADDRNOTAVAIL);
   ASSERT_EQ(s->attempts().size(), 1u);

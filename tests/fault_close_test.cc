@@ -35,8 +35,9 @@ constexpr absl::Duration kLong = absl::Seconds(20);
 class CloseFaultTest : public testing::FaultTest {
  protected:
   void CloseReports(int err) {
-    ops_.SetBefore(Call::kClose,
-                   [err](const CallInfo&) { return Action::RealThenFail(err); });
+    ops_.SetBefore(Call::kClose, [err](const CallInfo&) {
+      return Action::RealThenFail(err);
+    });
   }
 };
 
@@ -86,9 +87,8 @@ TEST_F(CloseFaultTest, EintrOnACancelledAttemptIsNotRetried) {
   ASSERT_TRUE(WaitFor([&] { return ops_.calls(Call::kConnect) == 1; }));
   ASSERT_TRUE(s->Close().ok());
   EXPECT_EQ(s->error().code(), absl::StatusCode::kCancelled);
-  ASSERT_TRUE(WaitFor([&] {
-    return s->attempts()[0].outcome == Outcome::kCancelled;
-  }));
+  ASSERT_TRUE(
+      WaitFor([&] { return s->attempts()[0].outcome == Outcome::kCancelled; }));
   EXPECT_TRUE(WaitFor([&] { return ops_.calls(Call::kClose) == 1; }));
 }
 

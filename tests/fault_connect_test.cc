@@ -35,7 +35,6 @@ namespace tether {
 namespace {
 
 using ::testing::_;
-using ::testing::NiceMock;
 using testing::Action;
 using testing::Call;
 using testing::CallInfo;
@@ -45,6 +44,7 @@ using testing::FakeResolver;
 using testing::HangingListener;
 using testing::Listener;
 using testing::MockSocketOps;
+using ::testing::NiceMock;
 using testing::RefusingPort;
 using testing::Serial;
 using testing::WaitFor;
@@ -79,9 +79,9 @@ class ConnectFaultTest : public testing::FaultTest {
     ops_.FailAll(Call::kConnect, err);
     std::shared_ptr<Socket> failed = connector.Connect("two.test", 1, Serial());
     ASSERT_TRUE(failed->Wait(kLong));
-    ExpectFailedWith(*failed, err,
-                     {"two.test", first.address().ToString(),
-                      second.address().ToString()});
+    ExpectFailedWith(
+        *failed, err,
+        {"two.test", first.address().ToString(), second.address().ToString()});
     a = failed->attempts();
     ASSERT_EQ(a.size(), 2u);
     ExpectAttempt(a[0], first.address(), outcome, err);
@@ -221,9 +221,8 @@ TEST_F(ConnectFaultTest, EintrIsBoundedByTheWholeTimeout) {
   ASSERT_TRUE(s->Wait(kLong));
   EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(s->error_code(), ETIMEDOUT);
-  EXPECT_TRUE(WaitFor([&] {
-    return s->attempts()[0].outcome == Outcome::kTimedOut;
-  }));
+  EXPECT_TRUE(
+      WaitFor([&] { return s->attempts()[0].outcome == Outcome::kTimedOut; }));
   EXPECT_EQ(ops_.calls(Call::kConnect), 1);
 }
 
@@ -238,9 +237,8 @@ TEST_F(ConnectFaultTest, EintrThenCloseCancelsPromptly) {
   ASSERT_TRUE(s->Close().ok());
   EXPECT_EQ(s->error().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(s->error_code(), ECANCELED);
-  ASSERT_TRUE(WaitFor([&] {
-    return s->attempts()[0].outcome == Outcome::kCancelled;
-  }));
+  ASSERT_TRUE(
+      WaitFor([&] { return s->attempts()[0].outcome == Outcome::kCancelled; }));
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   EXPECT_EQ(s->attempts()[0].error_code, ECANCELED);
   EXPECT_EQ(ops_.calls(Call::kConnect), 1);
@@ -294,14 +292,17 @@ class CancelBeforeConnectTest : public ConnectFaultTest {
       WaitFor([this] { return released_.load(); }, kLong);
       return Action::Pass();
     });
-    ops_.SetAfter(Call::kShutdown, [this](const CallInfo&, testing::CallResult* r) {
-      shutdown_errno_ = r->err;
-      shutdowns_++;
-    });
+    ops_.SetAfter(Call::kShutdown,
+                  [this](const CallInfo&, testing::CallResult* r) {
+                    shutdown_errno_ = r->err;
+                    shutdowns_++;
+                  });
   }
 
   // Waits until a worker is held in connect().
-  bool Held() { return WaitFor([this] { return held_.load(); }); }
+  bool Held() {
+    return WaitFor([this] { return held_.load(); });
+  }
 
   // Lets the held connect() go; true when its attempt then ended (its
   // descriptor closed) within `within`. `shut_down`: the cancel interrupts
@@ -334,7 +335,8 @@ TEST_F(CancelBeforeConnectTest, CloseIsNotLost) {
   ASSERT_TRUE(s->Close().ok());
   EXPECT_EQ(s->error().code(), absl::StatusCode::kCancelled);
   EXPECT_TRUE(ReleaseAndWaitForTheAttemptToEnd(absl::Seconds(5)));
-  ASSERT_TRUE(WaitFor([&] { return s->attempts()[0].outcome != Outcome::kInProgress; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return s->attempts()[0].outcome != Outcome::kInProgress; }));
   ExpectAttempt(s->attempts()[0], hanging.address(), Outcome::kCancelled,
                 ECANCELED);
   EXPECT_EQ(ops_.calls(Call::kConnect), 1);
@@ -351,7 +353,8 @@ TEST_F(CancelBeforeConnectTest, DeadlineIsNotLost) {
   ASSERT_TRUE(s->Wait(kLong));
   EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(ReleaseAndWaitForTheAttemptToEnd(absl::Seconds(5)));
-  ASSERT_TRUE(WaitFor([&] { return s->attempts()[0].outcome != Outcome::kInProgress; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return s->attempts()[0].outcome != Outcome::kInProgress; }));
   ExpectAttempt(s->attempts()[0], hanging.address(), Outcome::kTimedOut,
                 ETIMEDOUT);
 }

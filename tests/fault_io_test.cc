@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "absl/types/span.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fault_test.h"
 #include "tests/testing/loopback.h"
@@ -216,7 +216,8 @@ TEST_F(IoFaultTest, SendEpipe) {
   EXPECT_EQ(n.status().code(), absl::ErrnoToStatusCode(EPIPE));
   EXPECT_NE(n.status().message().find("write"), absl::string_view::npos)
       << n.status();
-  EXPECT_EQ(socket_->WriteAll(Bytes("hello")).code(), absl::ErrnoToStatusCode(EPIPE));
+  EXPECT_EQ(socket_->WriteAll(Bytes("hello")).code(),
+            absl::ErrnoToStatusCode(EPIPE));
 }
 
 TEST_F(IoFaultTest, SendEconnreset) {
@@ -238,8 +239,7 @@ TEST_F(IoFaultTest, SendToAResetPeerLive) {
 }
 
 TEST_F(IoFaultTest, ShortWrites) {
-  ops_.SetBefore(Call::kSend,
-                 [](const CallInfo&) { return Action::Short(7); });
+  ops_.SetBefore(Call::kSend, [](const CallInfo&) { return Action::Short(7); });
   absl::StatusOr<size_t> n = socket_->Write(Bytes("hello, world"));
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 7u);
@@ -255,10 +255,10 @@ TEST_F(IoFaultTest, ShortWrites) {
 }
 
 TEST_F(IoFaultTest, ShortReads) {
-  ops_.SetBefore(Call::kRecv,
-                 [](const CallInfo&) { return Action::Short(3); });
+  ops_.SetBefore(Call::kRecv, [](const CallInfo&) { return Action::Short(3); });
   std::string data(1000, 'x');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>('a' + i % 26);
   PeerWrites(data);
   shutdown(peer_, SHUT_WR);
   absl::StatusOr<std::string> got = socket_->ReadToEnd(1 << 20);

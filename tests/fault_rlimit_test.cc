@@ -30,12 +30,12 @@ namespace {
 
 constexpr absl::Duration kLong = absl::Seconds(20);
 
-#define CHILD_CHECK(n, cond)                                   \
-  do {                                                         \
-    if (!(cond)) {                                             \
+#define CHILD_CHECK(n, cond)                                    \
+  do {                                                          \
+    if (!(cond)) {                                              \
       fprintf(stderr, "child check %d failed: %s\n", n, #cond); \
-      return n;                                                \
-    }                                                          \
+      return n;                                                 \
+    }                                                           \
   } while (0)
 
 // Runs in the child. Returns its exit code.
@@ -69,7 +69,8 @@ int ExhaustDescriptors(uint16_t port) {
   const size_t at_limit = held.size();
   CHILD_CHECK(7, held.size() >= 4);
   CHILD_CHECK(8, failed->error_code() == EMFILE);
-  CHILD_CHECK(9, failed->error().code() == absl::StatusCode::kResourceExhausted);
+  CHILD_CHECK(9,
+              failed->error().code() == absl::StatusCode::kResourceExhausted);
   CHILD_CHECK(10, failed->error().message().find(address.ToString()) !=
                       std::string::npos);
   std::vector<Attempt> a = failed->attempts();
@@ -123,8 +124,8 @@ TEST(RlimitFaultTest, EmfileWhenOutOfDescriptorsThenHeals) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   close(fd);
-  ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal "
-                                 << WTERMSIG(status);
+  ASSERT_TRUE(WIFEXITED(status))
+      << "child killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0) << "see the child's message on stderr";
 }
 

@@ -2,9 +2,10 @@
 //
 // What is broken: what the worker sets on a socket after the connect:
 // TCP_NODELAY (with ConnectOptions::tcp_nodelay), and blocking mode again
-// (the connect itself runs non-blocking, then poll()s). Expected: the attempt fails with that errno, its
-// descriptor is closed once, the next address is tried, and with none left
-// the socket fails with absl::ErrnoToStatusCode(errno) naming the address.
+// (the connect itself runs non-blocking, then poll()s). Expected: the attempt
+// fails with that errno, its descriptor is closed once, the next address is
+// tried, and with none left the socket fails with
+// absl::ErrnoToStatusCode(errno) naming the address.
 
 #include <errno.h>
 #include <fcntl.h>

@@ -178,7 +178,8 @@ TEST_F(ThreadFaultTest, FullQueueGivesResourceExhausted) {
   std::shared_ptr<Socket> running =
       connector.Connect("127.0.0.1", hanging.port());
   ASSERT_TRUE(WaitFor([&] { return running->attempts().size() == 1; }));
-  std::shared_ptr<Socket> queued = connector.Connect("127.0.0.1", hanging.port());
+  std::shared_ptr<Socket> queued =
+      connector.Connect("127.0.0.1", hanging.port());
   std::atomic<int> callbacks{0};
   ConnectOptions o;
   o.on_complete = [&](Socket&) { callbacks++; };

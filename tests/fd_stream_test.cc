@@ -153,7 +153,8 @@ std::string ReadAll(FdStream& s) {
 
 void ExpectNotOpen(const absl::Status& status, absl::string_view which) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
-  EXPECT_EQ(status.message(), absl::StrCat("channel wasn't opened for ", which));
+  EXPECT_EQ(status.message(),
+            absl::StrCat("channel wasn't opened for ", which));
 }
 
 // Client half-closes after its request; the server reads to end of stream,

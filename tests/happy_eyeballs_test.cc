@@ -33,7 +33,8 @@ class HappyEyeballsTest : public ::testing::Test {
   }
 
   // A connector whose resolver answers `addresses` (per family on request).
-  std::unique_ptr<Connector> ConnectorFor(std::vector<SocketAddress> addresses) {
+  std::unique_ptr<Connector> ConnectorFor(
+      std::vector<SocketAddress> addresses) {
     resolver_ = std::make_shared<FakeResolver>(std::move(addresses));
     ConnectorOptions o;
     o.resolver = resolver_;
@@ -66,9 +67,8 @@ TEST_F(HappyEyeballsTest, BlackHoledFirstAddressLosesAfterTheDelay) {
   EXPECT_GE(a[1].start - a[0].start, absl::Milliseconds(249));
   EXPECT_LT(a[1].start - a[0].start, absl::Seconds(5));
   // The loser is cancelled promptly: its blocked connect() is interrupted.
-  EXPECT_TRUE(WaitFor([&] {
-    return (*s)->attempts()[0].outcome == Outcome::kCancelled;
-  }));
+  EXPECT_TRUE(WaitFor(
+      [&] { return (*s)->attempts()[0].outcome == Outcome::kCancelled; }));
   EXPECT_EQ((*s)->attempts()[0].error_code, ECANCELED);
 }
 
@@ -108,8 +108,8 @@ TEST_F(HappyEyeballsTest, InterleavesFamiliesStartingWithIPv6) {
   auto connector = ConnectorFor({});
   // IPv4 answers first; IPv6 arrives within the 50 ms Resolution Delay, so
   // both lists are known before the first attempt.
-  resolver_->SetAnswer(Family::kIPv4,
-                       std::vector<SocketAddress>{r4a.address(), r4b.address()});
+  resolver_->SetAnswer(
+      Family::kIPv4, std::vector<SocketAddress>{r4a.address(), r4b.address()});
   resolver_->SetAnswer(Family::kIPv6,
                        std::vector<SocketAddress>{r6a.address(), r6b.address()},
                        absl::Milliseconds(10));
@@ -132,10 +132,12 @@ TEST_F(HappyEyeballsTest, ResolvesBothFamiliesConcurrently) {
   auto connector = ConnectorFor({listener.address()});
   ASSERT_TRUE(connector->ConnectAndWait("dual.test", 1).ok());
   std::vector<Family> asked = resolver_->families_asked();
-  EXPECT_THAT(asked, ::testing::UnorderedElementsAre(Family::kIPv6, Family::kIPv4));
+  EXPECT_THAT(asked,
+              ::testing::UnorderedElementsAre(Family::kIPv6, Family::kIPv4));
 }
 
-TEST_F(HappyEyeballsTest, LateIPv6AnswerWithinResolutionDelayIsStillTriedFirst) {
+TEST_F(HappyEyeballsTest,
+       LateIPv6AnswerWithinResolutionDelayIsStillTriedFirst) {
   Listener v6(Listener::Mode::kHold, AF_INET6);
   Listener v4;
   auto connector = ConnectorFor({});

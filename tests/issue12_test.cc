@@ -482,8 +482,9 @@ TEST(Issue12Test, Item12NoAttemptInProgressOnceComplete) {
   HangingListener hang1, hang2;
   Listener live;
   ConnectorOptions co;
-  co.resolver = std::make_shared<testing::FakeResolver>(std::vector<SocketAddress>{
-      hang1.address(), hang2.address(), live.address()});
+  co.resolver =
+      std::make_shared<testing::FakeResolver>(std::vector<SocketAddress>{
+          hang1.address(), hang2.address(), live.address()});
   auto connector = std::make_unique<Connector>(co);
   auto check = [](const Socket& s, const char* how) {
     for (const Attempt& a : s.attempts()) {
@@ -495,7 +496,8 @@ TEST(Issue12Test, Item12NoAttemptInProgressOnceComplete) {
     ConnectOptions o;
     o.happy_eyeballs_delay = absl::Milliseconds(1);
     o.timeout = absl::Milliseconds(20);
-    std::shared_ptr<Socket> won = connector->Connect("race.test", 1, std::move(o));
+    std::shared_ptr<Socket> won =
+        connector->Connect("race.test", 1, std::move(o));
     ASSERT_TRUE(won->Wait(kLong));
     check(*won, "a race");
     ConnectOptions t;
@@ -571,9 +573,8 @@ TEST(Issue12Test, DestroyWhileCallbacksAndConnectsRun) {
         ConnectOptions o;
         if (t % 2 == 1) o.timeout = absl::Seconds(30);
         o.on_complete = [&](Socket&) { ++callbacks; };
-        results[t] =
-            raw->ConnectAndWait("127.0.0.1", hang.port(), std::move(o))
-                .status();
+        results[t] = raw->ConnectAndWait("127.0.0.1", hang.port(), std::move(o))
+                         .status();
       });
     }
     ASSERT_TRUE(WaitFor([&] { return raw->stats().attempts == 4; }));

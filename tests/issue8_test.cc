@@ -10,7 +10,6 @@
 
 #include <cstdint>
 #include <cstdio>
-
 #include <functional>
 #include <memory>
 #include <random>
@@ -166,7 +165,8 @@ TEST(Issue8ForkTest, DestroyingAConnectorDuringAHappyEyeballsRaceNeverHangs) {
       ConnectOptions o;
       o.happy_eyeballs_delay = absl::Milliseconds(1);
       o.timeout = absl::Milliseconds(50);
-      std::shared_ptr<Socket> s = connector->Connect("race.test", 1, std::move(o));
+      std::shared_ptr<Socket> s =
+          connector->Connect("race.test", 1, std::move(o));
       absl::SleepFor(absl::Microseconds(rng() % 40));
       connector.reset();  // hangs here when the race is lost
       if (s->connecting()) return 1;
@@ -205,7 +205,8 @@ TEST(Issue8ForkTest, NoWorkerOutlivesTheConnector) {
       ConnectOptions o;
       o.happy_eyeballs_delay = absl::Milliseconds(1);
       o.timeout = absl::Milliseconds(1);
-      std::shared_ptr<Socket> s = connector.Connect("race.test", 1, std::move(o));
+      std::shared_ptr<Socket> s =
+          connector.Connect("race.test", 1, std::move(o));
       if (!s->Wait(absl::Seconds(10))) return 1;
     }  // ~Connector while pthread_create is still delayed
     absl::SleepFor(absl::Milliseconds(100));  // the late worker has started
@@ -216,8 +217,7 @@ TEST(Issue8ForkTest, NoWorkerOutlivesTheConnector) {
     }
     return 0;
   });
-  ASSERT_FALSE(WIFSIGNALED(status))
-      << "killed by signal " << WTERMSIG(status);
+  ASSERT_FALSE(WIFSIGNALED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 

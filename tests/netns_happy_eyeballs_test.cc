@@ -97,7 +97,8 @@ class NetnsTest : public ::testing::Test {
       int zero = 0;
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
       SocketAddress any = *SocketAddress::Parse("::", kPort);
-      if (bind(fd, any.data(), any.size()) != 0 || listen(fd, 128) != 0) _exit(2);
+      if (bind(fd, any.data(), any.size()) != 0 || listen(fd, 128) != 0)
+        _exit(2);
       if (write(ready[1], "x", 1) != 1) _exit(3);
       for (;;) close(accept(fd, nullptr, nullptr));
     }
@@ -115,9 +116,9 @@ class NetnsTest : public ::testing::Test {
 // Runs in the client namespace; exit code: 0 when connected over IPv4
 // after the delay and the IPv6 attempt was cancelled, else a failure code.
 int ClientMain(int report_fd) {
-  auto resolver = std::make_shared<testing::FakeResolver>(std::vector<SocketAddress>{
-      *SocketAddress::Parse("fd77::2", kPort),
-      *SocketAddress::Parse("10.77.0.2", kPort)});
+  auto resolver = std::make_shared<testing::FakeResolver>(
+      std::vector<SocketAddress>{*SocketAddress::Parse("fd77::2", kPort),
+                                 *SocketAddress::Parse("10.77.0.2", kPort)});
   ConnectorOptions co;
   co.resolver = resolver;
   Connector connector(std::move(co));

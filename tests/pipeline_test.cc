@@ -177,7 +177,7 @@ TEST(PipelineTest, ReadModeHasNoWriteSideAndNullStdin) {
   EXPECT_EQ(s.message(), "channel wasn't opened for writing");
   EXPECT_EQ(p->Write(absl::MakeConstSpan("x", 1)).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(*p->ReadToEnd(100), "done\n");  // cat read /dev/null
+  EXPECT_EQ(*p->ReadToEnd(100), "done\n");       // cat read /dev/null
   EXPECT_TRUE(p->Close(Direction::kRead).ok());  // the last side: reaps
   EXPECT_TRUE(Reaped(p->pid()));
 }

@@ -87,7 +87,8 @@ TEST_F(SecurityTest, EveryDescriptorIsCloexec) {
     sockets.push_back(*s);
   }
   // An attempt in flight (its descriptor is the worker's).
-  std::shared_ptr<Socket> pending = connector.Connect("127.0.0.1", hanging.port());
+  std::shared_ptr<Socket> pending =
+      connector.Connect("127.0.0.1", hanging.port());
   // Each connect polls once: three done, the pending one waiting.
   ASSERT_TRUE(WaitFor([&] {
     return ops_.calls(Call::kConnect) == 4 && ops_.calls(Call::kPoll) == 4;
@@ -95,7 +96,8 @@ TEST_F(SecurityTest, EveryDescriptorIsCloexec) {
   // A Read blocked in poll() has made the socket's wake-up eventfd.
   absl::StatusOr<size_t> blocked;
   char c;
-  std::thread reader([&] { blocked = sockets[0]->Read(absl::MakeSpan(&c, 1)); });
+  std::thread reader(
+      [&] { blocked = sockets[0]->Read(absl::MakeSpan(&c, 1)); });
   ASSERT_TRUE(WaitFor([&] { return ops_.calls(Call::kPoll) >= 5; }));
   // Another pipeline's pipes.
   absl::StatusOr<std::shared_ptr<Pipeline>> cat = Pipeline::Open({"cat"});
@@ -129,8 +131,7 @@ TEST_F(SecurityTest, EveryDescriptorIsCloexec) {
   for (int fd : seen) {
     if (fd > 2 && inherited.count(fd) == 0) unexpected.push_back(fd);
   }
-  EXPECT_LE(unexpected.size(), 1u)
-      << "the child sees: " << *listing;
+  EXPECT_LE(unexpected.size(), 1u) << "the child sees: " << *listing;
   RecordProperty("child_fds", *listing);
 
   EXPECT_TRUE(sockets[0]->Close().ok());  // wakes the reader
@@ -203,16 +204,14 @@ int WriteToAnExitedPipelineChild() {
 TEST(SigpipeTest, NoSigpipeWritingToASocketWhosePeerClosed) {
   ASSERT_EQ(testing::CountThreads(), testing::IdleThreadCount());
   const int status = InChild(&WriteToAClosedSocketPeer);
-  ASSERT_FALSE(WIFSIGNALED(status))
-      << "killed by signal " << WTERMSIG(status);
+  ASSERT_FALSE(WIFSIGNALED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(SigpipeTest, NoSigpipeWritingToAPipelineWhoseChildExited) {
   ASSERT_EQ(testing::CountThreads(), testing::IdleThreadCount());
   const int status = InChild(&WriteToAnExitedPipelineChild);
-  ASSERT_FALSE(WIFSIGNALED(status))
-      << "killed by signal " << WTERMSIG(status);
+  ASSERT_FALSE(WIFSIGNALED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
@@ -275,8 +274,8 @@ TEST_F(SecurityTest, OddButShortHostsReachTheResolverVerbatim) {
   // Not invalid by the contract (only empty, over-long and NUL are): they
   // go to getaddrinfo() byte for byte, and its refusal is reported.
   const std::vector<std::string> hosts = {
-      "a b", "line\nbreak", "\x1b[31mred", "[::1", "[]", "%", "..",
-      "../../etc/passwd", "\xff\xfe", "-n"};
+      "a b", "line\nbreak", "\x1b[31mred",      "[::1",     "[]",
+      "%",   "..",          "../../etc/passwd", "\xff\xfe", "-n"};
   std::vector<std::string> asked;
   std::mutex mu;
   ops_.SetBefore(Call::kGetAddrInfo, [&](const CallInfo& c) {
@@ -330,9 +329,8 @@ TEST_F(SecurityTest, HostileOptionsAreInvalidArgument) {
     ExpectRejected(connector, *resolver, ops_, "host.test", std::move(o),
                    "family");
   }
-  for (absl::Duration d :
-       {absl::ZeroDuration(), absl::Nanoseconds(-1), absl::Seconds(-5),
-        -absl::InfiniteDuration()}) {
+  for (absl::Duration d : {absl::ZeroDuration(), absl::Nanoseconds(-1),
+                           absl::Seconds(-5), -absl::InfiniteDuration()}) {
     ConnectOptions a;
     a.attempt_timeout = d;
     ExpectRejected(connector, *resolver, ops_, "host.test", std::move(a),
@@ -393,7 +391,7 @@ TEST_F(SecurityTest, SystemResolverDropsWrongFamilyAndMalformedAnswers) {
     // Ignores the hints: an IPv6 answer to an IPv4 question, then entries
     // with short lengths and foreign families, then the one good answer.
     Action a = Action::Answer({v6}, /*honor_hints=*/false);
-    a.raw_entries = {{AF_INET, 4},  {AF_INET6, 8}, {AF_UNIX, 110},
+    a.raw_entries = {{AF_INET, 4},  {AF_INET6, 8},   {AF_UNIX, 110},
                      {AF_INET, 0},  {AF_UNSPEC, 16}, {AF_PACKET, 20},
                      {AF_INET6, 27}};
     a.answer.push_back(listener.address());

@@ -88,12 +88,14 @@ class Soak {
 
   // Every socket [0, n) completed exactly once.
   void ExpectAllCompletedOnce(int n) {
-    EXPECT_TRUE(WaitFor([&] {
-      for (int i = 0; i < n; ++i) {
-        if (records_[i].callbacks.load() == 0) return false;
-      }
-      return true;
-    }, kLong));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          for (int i = 0; i < n; ++i) {
+            if (records_[i].callbacks.load() == 0) return false;
+          }
+          return true;
+        },
+        kLong));
     int wrong = 0;
     for (int i = 0; i < n; ++i) {
       if (records_[i].callbacks.load() != 1 ||

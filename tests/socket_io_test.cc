@@ -19,9 +19,9 @@
 namespace tether {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeResolver;
 using testing::HangingListener;
+using ::testing::HasSubstr;
 using testing::Listener;
 using testing::RefusingPort;
 
@@ -58,7 +58,8 @@ TEST(SocketIoTest, PeerReadsEndOfStreamAfterCloseWrite) {
   socklen_t len = sizeof(ss);
   getsockname(lfd, reinterpret_cast<sockaddr*>(&ss), &len);
   uint16_t port =
-      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len)->port();
+      SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len)
+          ->port();
   Connector connector;
   std::shared_ptr<Socket> s = ConnectTo(connector, port);
   int peer = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);

@@ -164,9 +164,10 @@ TEST(WorkerPoolTest, ShutdownWaitsForBusyWorkersAndAbandonsTheQueue) {
   ASSERT_TRUE(WaitFor([&] { return running.load() == 2; }));
   // At max_workers: these wait in the queue.
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(Submit(pool, [&] { ran.fetch_add(1); },
-                       [&] { abandoned.fetch_add(1); })
-                    .ok());
+    ASSERT_TRUE(
+        Submit(
+            pool, [&] { ran.fetch_add(1); }, [&] { abandoned.fetch_add(1); })
+            .ok());
   }
   std::thread opener([&] {
     absl::SleepFor(absl::Milliseconds(20));
@@ -188,7 +189,9 @@ TEST(WorkerPoolTest, OnlyIfIdleFailsAtMaxWorkers) {
                 gate.Wait();
               }).ok());
   ASSERT_TRUE(WaitFor([&] { return running.load() == 1; }));
-  EXPECT_EQ(Submit(pool, [] {}, nullptr, /*only_if_idle=*/true).code(),
+  EXPECT_EQ(Submit(
+                pool, [] {}, nullptr, /*only_if_idle=*/true)
+                .code(),
             absl::StatusCode::kUnavailable);
   gate.Open();
 }

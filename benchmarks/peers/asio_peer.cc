@@ -3,7 +3,6 @@
 // with SO_LINGER {1,0} and its chain starts the next connect.
 // Usage: asio_peer host port K duration_seconds -> connects_per_sec=<float>
 #include <boost/asio.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

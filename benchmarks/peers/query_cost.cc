@@ -17,7 +17,9 @@ static double NsPerCall(F f) {
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < kCalls; ++i) f();
   return std::chrono::duration<double, std::nano>(
-             std::chrono::steady_clock::now() - t0).count() / kCalls;
+             std::chrono::steady_clock::now() - t0)
+             .count() /
+         kCalls;
 }
 
 int main() {
@@ -47,6 +49,7 @@ int main() {
     socklen_t n = sizeof out;
     getpeername(fd, reinterpret_cast<sockaddr*>(&out), &n);
   });
-  std::printf("getsockopt_error_ns=%.1f getsockname_ns=%.1f getpeername_ns=%.1f\n",
-              so_error, sockname, peername);
+  std::printf(
+      "getsockopt_error_ns=%.1f getsockname_ns=%.1f getpeername_ns=%.1f\n",
+      so_error, sockname, peername);
 }

@@ -116,8 +116,10 @@ int Query() {
   double error = NsPerCall([&] { Consume(sock.error()); });
   double sockname = NsPerCall([&] { Consume(sock.sockname()); });
   double peername = NsPerCall([&] { Consume(sock.peername()); });
-  std::printf("connecting_ns=%.2f error_ns=%.2f sockname_ns=%.2f "
-              "peername_ns=%.2f\n", connecting, error, sockname, peername);
+  std::printf(
+      "connecting_ns=%.2f error_ns=%.2f sockname_ns=%.2f "
+      "peername_ns=%.2f\n",
+      connecting, error, sockname, peername);
   close(ls);
   return 0;
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # tether's CMake build end to end, in a temporary directory: configure,
-# build (-j2), run the tests with ctest, install to a temporary prefix, then
-# build and run this consumer against the installed package twice: with
-# find_package(tether) and with pkg-config.
+# build (-j2, tether's own targets with -Werror), run the tests with ctest,
+# install to a temporary prefix, then build and run this consumer against
+# the installed package: with find_package(tether), and with pkg-config as
+# C++17, C++20 and C++23 (the consumer picks its standard). Last, each
+# public header alone, with g++ and clang++, -Wall -Wextra -Wconversion
+# -Werror, in the three standards.
 # Usage: examples/cmake_consumer/build_and_run.sh [WORKDIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,8 +19,8 @@ step() { echo "--- $* ($(date +%T))"; }
 
 step "configure tether"
 cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
-step "build tether"
+  -DCMAKE_INSTALL_PREFIX="$prefix" -DTETHER_WERROR=ON >/dev/null
+step "build tether (-Werror)"
 cmake --build "$build" -j2
 step "ctest"
 (cd "$build" && ctest -j2 --output-on-failure)
@@ -31,11 +34,30 @@ cmake -S "$root/examples/cmake_consumer" -B "$consumer" "${gen[@]}" \
 cmake --build "$consumer" -j2 >/dev/null
 "$consumer/sort_with_tether"
 
-step "consumer: pkg-config tether"
 pc=$(find "$prefix" -name tether.pc)
 export PKG_CONFIG_PATH=${pc%/*}
-# shellcheck disable=SC2046
-c++ -o "$work/sort_pc" "$root/examples/cmake_consumer/sort_with_tether.cc" \
-  $(pkg-config --cflags --libs tether)
-"$work/sort_pc"
-echo "cmake: tests passed, installed package works with find_package and pkg-config"
+stds=(c++17 c++20 c++23)
+for std in "${stds[@]}"; do
+  step "consumer: pkg-config tether, -std=$std"
+  # shellcheck disable=SC2046
+  c++ -std="$std" -o "$work/sort_pc" "$root/examples/cmake_consumer/sort_with_tether.cc" \
+    $(pkg-config --cflags --libs tether)
+  "$work/sort_pc" >/dev/null
+done
+
+step "public headers alone: -Wall -Wextra -Wconversion -Werror"
+for cxx in g++ clang++; do
+  command -v "$cxx" >/dev/null || { echo "$cxx: not installed" >&2; exit 1; }
+  for std in "${stds[@]}"; do
+    # clang 14 (bookworm) knows C++23 only as c++2b.
+    [ "$cxx" = clang++ ] && [ "$std" = c++23 ] && std=c++2b
+    for h in "$prefix"/include/tether/*.h; do
+      echo "#include \"tether/${h##*/}\"" |
+        "$cxx" -std="$std" -fsyntax-only -Wall -Wextra -Wconversion -Werror \
+          $(pkg-config --cflags tether) -x c++ -
+    done
+    echo "  $cxx -std=$std: $(ls "$prefix"/include/tether/*.h | wc -l) headers clean"
+  done
+done
+echo "cmake: tests passed (-Werror); the installed package works with find_package"
+echo "and with pkg-config as C++17/20/23; the public headers are warning-free"

@@ -39,7 +39,8 @@ class Channel {
   // stream. In blocking mode (the default) waits for data; in non-blocking
   // mode returns kUnavailable when there is none. After Close(kRead):
   // kFailedPrecondition "channel wasn't opened for reading".
-  [[nodiscard]] virtual absl::StatusOr<size_t> Read(absl::Span<char> buffer) = 0;
+  [[nodiscard]] virtual absl::StatusOr<size_t> Read(
+      absl::Span<char> buffer) = 0;
 
   // Writes up to data.size() bytes and returns the count written (possibly
   // short). Never raises SIGPIPE: a write to a peer that has gone returns an

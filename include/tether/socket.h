@@ -60,7 +60,13 @@ struct SocketKey {  // Only tether's internals can make a Socket.
 
 // One address the connector tried, as attempts() reports it.
 struct Attempt {
-  enum class Outcome { kInProgress, kConnected, kFailed, kTimedOut, kCancelled };
+  enum class Outcome {
+    kInProgress,
+    kConnected,
+    kFailed,
+    kTimedOut,
+    kCancelled
+  };
   SocketAddress address;
   Outcome outcome = Outcome::kInProgress;
   int error_code = 0;  // errno; 0 for kConnected and kInProgress;
@@ -151,7 +157,8 @@ class Socket final : public Channel {
   // return error(). Close() on a connecting socket cancels the attempt
   // (error() becomes kCancelled) and interrupts a blocked connect().
   [[nodiscard]] absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
-  [[nodiscard]] absl::StatusOr<size_t> Write(absl::Span<const char> data) override;
+  [[nodiscard]] absl::StatusOr<size_t> Write(
+      absl::Span<const char> data) override;
   [[nodiscard]] absl::Status SetBlocking(bool blocking) override;
   [[nodiscard]] absl::Status Close(Direction direction) override;
   [[nodiscard]] absl::Status Close() override;
@@ -174,9 +181,10 @@ class Socket final : public Channel {
   // Written once (null -> result) by ConnectState::Publish(); read by every
   // query. The pointee is immutable after publication; owned by the Socket.
   std::atomic<const internal::ConnectResult*> result_{nullptr};
-  static_assert(std::atomic<const internal::ConnectResult*>::is_always_lock_free,
-                "queries must be lock-free");
-  const absl::Status ok_;  // what error() returns while connecting
+  static_assert(
+      std::atomic<const internal::ConnectResult*>::is_always_lock_free,
+      "queries must be lock-free");
+  const absl::Status ok_;             // what error() returns while connecting
   std::atomic<bool> blocking_{true};  // written by SetBlocking()
   std::atomic<bool> closed_{false};   // written by Close() without a stream
   // Attempts, waiters, on_complete and cancellation; set once, by the

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include <algorithm>
-#include <thread>
 #include <cstdlib>
+#include <thread>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -35,11 +35,11 @@ struct AnswerNode {
 
 const char* CallName(Call call) {
   static const char* const kNames[] = {
-      "socket",     "bind",        "connect",     "poll",
-      "getsockopt", "setsockopt",  "getsockname", "getpeername",
-      "shutdown",   "ioctl(FIONBIO)", "close",    "recv",        "send",
-      "read",       "write",       "getaddrinfo", "freeaddrinfo",
-      "pthread_create"};
+      "socket",       "bind",           "connect",     "poll",
+      "getsockopt",   "setsockopt",     "getsockname", "getpeername",
+      "shutdown",     "ioctl(FIONBIO)", "close",       "recv",
+      "send",         "read",           "write",       "getaddrinfo",
+      "freeaddrinfo", "pthread_create"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == Index(Call::kCount),
                 "one name per call");
   return call == Call::kCount ? "?" : kNames[Index(call)];
@@ -287,8 +287,7 @@ int FaultInjectingSocketOps::Socket(int domain, int type, int protocol) {
   return static_cast<int>(After(info, ret));
 }
 
-int FaultInjectingSocketOps::Bind(int fd, const sockaddr* addr,
-                                  socklen_t len) {
+int FaultInjectingSocketOps::Bind(int fd, const sockaddr* addr, socklen_t len) {
   CallInfo info;
   info.call = Call::kBind;
   info.fd = fd;
@@ -405,8 +404,8 @@ int FaultInjectingSocketOps::SetNonBlocking(int fd, bool non_blocking) {
   CallInfo info;
   info.call = Call::kSetNonBlocking;
   info.fd = fd;
-  return static_cast<int>(Run(
-      info, [&] { return target()->SetNonBlocking(fd, non_blocking); }));
+  return static_cast<int>(
+      Run(info, [&] { return target()->SetNonBlocking(fd, non_blocking); }));
 }
 
 int FaultInjectingSocketOps::Close(int fd) {

@@ -23,7 +23,8 @@
 //
 //   FaultInjectingSocketOps ops;
 //   ops.SetBefore(Call::kSocket, [](const CallInfo& c) {
-//     return c.domain == AF_INET6 ? Action::Fail(EAFNOSUPPORT) : Action::Pass();
+//     return c.domain == AF_INET6 ? Action::Fail(EAFNOSUPPORT) :
+//     Action::Pass();
 //   });
 //   ConnectorOptions o;
 //   o.socket_ops = &ops;
@@ -81,17 +82,17 @@ const char* CallName(Call call);
 // What a filter sees of one call.
 struct CallInfo {
   Call call = Call::kCount;
-  int64_t seq = 0;          // 0-based index among calls of this type
-  int fd = -1;              // the descriptor, if the call has one
-  int domain = AF_UNSPEC;   // socket(): domain; bind/connect: address family
+  int64_t seq = 0;         // 0-based index among calls of this type
+  int fd = -1;             // the descriptor, if the call has one
+  int domain = AF_UNSPEC;  // socket(): domain; bind/connect: address family
   const sockaddr* addr = nullptr;  // bind/connect
   socklen_t addr_len = 0;
-  int level = 0;            // getsockopt/setsockopt
+  int level = 0;  // getsockopt/setsockopt
   int option = 0;
-  size_t len = 0;           // recv/send/read/write: bytes asked for
-  const char* node = nullptr;      // getaddrinfo
-  int hints_family = AF_UNSPEC;    // getaddrinfo
-  size_t stack_size = 0;           // StartThread: the attribute's stack size
+  size_t len = 0;                // recv/send/read/write: bytes asked for
+  const char* node = nullptr;    // getaddrinfo
+  int hints_family = AF_UNSPEC;  // getaddrinfo
+  size_t stack_size = 0;         // StartThread: the attribute's stack size
 
   // bind/connect: the address (empty if not IPv4/IPv6).
   SocketAddress address() const;
@@ -100,10 +101,10 @@ struct CallInfo {
 // What a before-filter decides. Combine a delay with any other action.
 struct Action {
   enum class Kind {
-    kPass,              // make the real call
-    kFail,              // return -1 with `err` (getaddrinfo: `gai`, errno `err`;
-                        // StartThread: return `err`) without the real call
-    kRealThenFail,      // make the real call, then report -1/`err` anyway
+    kPass,          // make the real call
+    kFail,          // return -1 with `err` (getaddrinfo: `gai`, errno `err`;
+                    // StartThread: return `err`) without the real call
+    kRealThenFail,  // make the real call, then report -1/`err` anyway
     kInterruptConnect,  // connect(): start it in the background, -1/EINTR
     kShort,             // recv/send/read/write: at most `max_len` bytes
     kAnswer,            // getaddrinfo: return `answer` as the list
@@ -221,12 +222,12 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   mutable std::mutex mu_;
   std::map<Call, BeforeFilter> before_;
   std::map<Call, AfterFilter> after_;
-  std::map<int, size_t> open_;      // fd -> index into close_calls_
-  std::vector<int> close_calls_;    // per socket made
+  std::map<int, size_t> open_;    // fd -> index into close_calls_
+  std::vector<int> close_calls_;  // per socket made
   int64_t opened_ = 0;
   int64_t closed_ = 0;
   int64_t stray_ = 0;
-  std::set<addrinfo*> our_lists_;   // made by kAnswer, freed by us
+  std::set<addrinfo*> our_lists_;  // made by kAnswer, freed by us
 };
 
 // Open descriptors of this process right now, by number (/proc/self/fd).

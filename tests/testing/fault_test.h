@@ -48,19 +48,18 @@ class FaultTest : public ::testing::Test {
     EXPECT_EQ(ops_.stray_closes(), 0) << "close() of an unknown descriptor";
     std::vector<int> closes = ops_.close_calls_per_socket();
     for (size_t i = 0; i < closes.size(); ++i) {
-      EXPECT_EQ(closes[i], 1) << "socket #" << i << " closed " << closes[i]
-                              << " times";
+      EXPECT_EQ(closes[i], 1)
+          << "socket #" << i << " closed " << closes[i] << " times";
     }
-    EXPECT_TRUE(WaitFor([&] { return OpenFds() == fds_before_; },
-                        absl::Seconds(5)))
+    EXPECT_TRUE(
+        WaitFor([&] { return OpenFds() == fds_before_; }, absl::Seconds(5)))
         << "descriptors before: " << absl::StrJoin(fds_before_, ",")
         << " after: " << absl::StrJoin(OpenFds(), ",");
     EXPECT_TRUE(WaitFor([&] { return CountThreads() == threads_before_; },
                         absl::Seconds(5)))
         << "threads before: " << threads_before_
         << " after: " << CountThreads();
-    RecordProperty("faults_injected",
-                   std::to_string(ops_.faults_injected()));
+    RecordProperty("faults_injected", std::to_string(ops_.faults_injected()));
     RecordProperty("sockets_opened", std::to_string(ops_.sockets_opened()));
     RecordProperty("sockets_closed", std::to_string(ops_.sockets_closed()));
     RecordProperty("sockets_leaked", std::to_string(ops_.sockets_open()));

@@ -107,7 +107,8 @@ void Listener::Echo(int fd) {
     data.append(buf, n);
     if (mode_ == Mode::kStreamEcho) {
       for (size_t off = 0; off < data.size();) {
-        ssize_t w = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        ssize_t w =
+            send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
         if (w <= 0) break;
         off += w;
       }

@@ -5,14 +5,14 @@
 #ifndef TETHER_TESTS_TESTING_LOOPBACK_H_
 #define TETHER_TESTS_TESTING_LOOPBACK_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include <sys/types.h>
 
 #include "absl/time/time.h"
 #include "tether/address.h"

@@ -9,8 +9,8 @@ MockSocketOps::MockSocketOps(internal::SocketOps* target)
 }
 
 void MockSocketOps::ForwardToDefaultImpl() {
-  using ::testing::Invoke;
   using internal::SocketOps;
+  using ::testing::Invoke;
   ON_CALL(*this, Socket).WillByDefault(Invoke(target_, &SocketOps::Socket));
   ON_CALL(*this, Bind).WillByDefault(Invoke(target_, &SocketOps::Bind));
   ON_CALL(*this, Connect).WillByDefault(Invoke(target_, &SocketOps::Connect));

@@ -28,8 +28,7 @@ class MockSocketOps : public internal::SocketOps {
   MOCK_METHOD(int, Bind, (int, const sockaddr*, socklen_t), (override));
   MOCK_METHOD(int, Connect, (int, const sockaddr*, socklen_t), (override));
   MOCK_METHOD(int, Poll, (pollfd*, nfds_t, int), (override));
-  MOCK_METHOD(int, GetSockOpt, (int, int, int, void*, socklen_t*),
-              (override));
+  MOCK_METHOD(int, GetSockOpt, (int, int, int, void*, socklen_t*), (override));
   MOCK_METHOD(int, SetSockOpt, (int, int, int, const void*, socklen_t),
               (override));
   MOCK_METHOD(int, GetSockName, (int, sockaddr*, socklen_t*), (override));

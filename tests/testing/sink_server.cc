@@ -25,8 +25,7 @@ void Check(bool ok, const char* what) {
 }  // namespace
 
 SinkServer::SinkServer(int family) : family_(family) {
-  listen_fd_ =
-      socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  listen_fd_ = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   Check(listen_fd_ >= 0, "socket");
   SocketAddress any = address();
   Check(bind(listen_fd_, any.data(), any.size()) == 0, "bind");

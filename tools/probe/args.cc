@@ -55,7 +55,8 @@ absl::StatusOr<std::string> ReadFile(absl::string_view flag,
 std::optional<int> PortNumber(absl::string_view s) {
   if (s.empty() || s.size() > 5) return std::nullopt;
   for (char c : s) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)))
+      return std::nullopt;
   }
   int p = 0;
   if (!absl::SimpleAtoi(s, &p) || p < 1 || p > 65535) return std::nullopt;
@@ -77,8 +78,8 @@ absl::StatusOr<std::pair<int, int>> PortRange(absl::string_view text,
     return Usage(bad + "want a port range such as 8000-8010 (1..65535)");
   }
   if (*hi - *lo >= kMaxRange) {
-    return Usage(absl::StrCat(bad, "a range covers at most ", kMaxRange,
-                              " ports"));
+    return Usage(
+        absl::StrCat(bad, "a range covers at most ", kMaxRange, " ports"));
   }
   return std::make_pair(*lo, *hi);
 }
@@ -174,8 +175,8 @@ absl::Status CheckDurations(const Raw& raw, ProbeArgs& out) {
 
 absl::Status CheckFamily(const Raw& raw, ProbeArgs& out) {
   if (!raw.family.empty() && raw.family != "4" && raw.family != "6") {
-    return Usage(absl::StrCat("bad --family ", Quote(raw.family),
-                              ": want 4 or 6"));
+    return Usage(
+        absl::StrCat("bad --family ", Quote(raw.family), ": want 4 or 6"));
   }
   const bool v4 = raw.v4 || raw.family == "4";
   const bool v6 = raw.v6 || raw.family == "6";
@@ -183,8 +184,7 @@ absl::Status CheckFamily(const Raw& raw, ProbeArgs& out) {
   out.family = v4 ? Family::kIPv4 : v6 ? Family::kIPv6 : Family::kAny;
   if (!out.local_address.empty() &&
       !SocketAddress::Parse(out.local_address, 0).ok()) {
-    return Usage(absl::StrCat("bad --local-address ",
-                              Quote(out.local_address),
+    return Usage(absl::StrCat("bad --local-address ", Quote(out.local_address),
                               ": want a numeric IPv4 or IPv6 address"));
   }
   return absl::OkStatus();
@@ -196,8 +196,8 @@ absl::Status CheckSend(const Raw& raw, ProbeArgs& out, bool saw_send) {
   }
   if (saw_send) out.send = raw.send;
   if (raw.send_file.empty()) return absl::OkStatus();
-  absl::StatusOr<std::string> data = ReadFile("--send-file", raw.send_file,
-                                              nullptr);
+  absl::StatusOr<std::string> data =
+      ReadFile("--send-file", raw.send_file, nullptr);
   if (!data.ok()) return data.status();
   out.send = *std::move(data);
   return absl::OkStatus();
@@ -282,8 +282,8 @@ absl::StatusOr<std::vector<Target>> ParseTargetList(absl::string_view contents,
     if (line.empty()) continue;
     absl::StatusOr<std::vector<Target>> t = ParseTarget(line);
     if (!t.ok()) {
-      return Usage(absl::StrCat(name, " line ", number, ": ",
-                                t.status().message()));
+      return Usage(
+          absl::StrCat(name, " line ", number, ": ", t.status().message()));
     }
     out.insert(out.end(), t->begin(), t->end());
   }
@@ -303,8 +303,9 @@ absl::StatusOr<ProbeArgs> ParseArgs(int argc, const char* const* argv,
   }
   if (out.help) return out;
   if (raw.max_workers < 1) {
-    return Usage(absl::StrCat("bad --max-workers ", Quote(absl::StrCat(
-        raw.max_workers)), ": want a whole number, 1 or more"));
+    return Usage(absl::StrCat("bad --max-workers ",
+                              Quote(absl::StrCat(raw.max_workers)),
+                              ": want a whole number, 1 or more"));
   }
   out.max_workers = raw.max_workers;
   absl::Status s = CheckDurations(raw, out);

@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "tools/probe/demo_servers.h"
-#include "tools/probe/run.h"
 #include "tools/probe/row.h"
+#include "tools/probe/run.h"
 #include "tools/probe/text.h"
 
 namespace tether {

@@ -58,11 +58,10 @@ std::string ErrnoFields(int error_code) {
 }
 
 std::string AttemptToJson(const Attempt& a) {
-  return absl::StrCat("{\"address\":", JsonString(a.address.ToString()),
-                      ",\"outcome\":",
-                      JsonString(InfoOf(ClassifyAttempt(a)).name),
-                      ErrnoFields(a.error_code),
-                      ",\"time_ms\":", Millis(a.duration), "}");
+  return absl::StrCat(
+      "{\"address\":", JsonString(a.address.ToString()),
+      ",\"outcome\":", JsonString(InfoOf(ClassifyAttempt(a)).name),
+      ErrnoFields(a.error_code), ",\"time_ms\":", Millis(a.duration), "}");
 }
 
 std::string ReplyFields(const Row& row) {

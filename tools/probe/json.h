@@ -37,8 +37,7 @@ std::string RowToJson(const Row& row);
 
 // The summary line, without the newline: counts by outcome, in severity
 // order, only of the outcomes that occurred.
-std::string SummaryToJson(const std::vector<Row>& rows,
-                          absl::Duration elapsed);
+std::string SummaryToJson(const std::vector<Row>& rows, absl::Duration elapsed);
 
 }  // namespace probe
 }  // namespace tether

@@ -56,9 +56,10 @@ TEST(RowToJsonTest, SplitsOutcomeErrnoAndMessage) {
   Attempt a{*SocketAddress::Parse("127.0.0.1", 1), Attempt::Outcome::kFailed,
             ECONNREFUSED, absl::UnixEpoch(), absl::Milliseconds(2)};
   row.attempts = {a};
-  EXPECT_THAT(RowToJson(row),
-              HasSubstr(R"("outcome":"refused","errno":"ECONNREFUSED",)"
-                        R"("message":"connect 127.0.0.1:1: connection refused")"));
+  EXPECT_THAT(
+      RowToJson(row),
+      HasSubstr(R"("outcome":"refused","errno":"ECONNREFUSED",)"
+                R"("message":"connect 127.0.0.1:1: connection refused")"));
   EXPECT_THAT(RowToJson(row),
               HasSubstr(R"("attempts":[{"address":"127.0.0.1:1",)"
                         R"("outcome":"refused","errno":"ECONNREFUSED",)"

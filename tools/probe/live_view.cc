@@ -65,15 +65,13 @@ Split SplitProbes(const Prober& prober) {
     s.finished.push_back(p.get());
     s.connected += p->socket->error().ok() ? 1 : 0;
   }
-  std::stable_sort(s.pending.begin(), s.pending.end(),
-                   [](const Probe* a, const Probe* b) {
-                     return a->start < b->start;
-                   });
-  std::stable_sort(s.finished.begin(), s.finished.end(),
-                   [](const Probe* a, const Probe* b) {
-                     return a->connect_time() + a->start >
-                            b->connect_time() + b->start;
-                   });
+  std::stable_sort(
+      s.pending.begin(), s.pending.end(),
+      [](const Probe* a, const Probe* b) { return a->start < b->start; });
+  std::stable_sort(
+      s.finished.begin(), s.finished.end(), [](const Probe* a, const Probe* b) {
+        return a->connect_time() + a->start > b->connect_time() + b->start;
+      });
   return s;
 }
 
@@ -87,15 +85,14 @@ std::string ProgressOf(const Prober& prober, const Split& s, bool color) {
   const size_t done = s.finished.size();
   const size_t failed = done - s.connected;
   const double seconds = absl::ToDoubleSeconds(elapsed);
-  return absl::StrFormat(
-      "%d/%d done: %s, %s, %d pending; %.0f/s, %s", done,
-      prober.probes().size(),
-      Paint(color && s.connected > 0 ? kGreen : nullptr,
-            absl::StrCat(s.connected, " connected")),
-      Paint(color && failed > 0 ? kRed : nullptr,
-            absl::StrCat(failed, " failed")),
-      s.pending.size(), seconds > 0 ? done / seconds : 0.0,
-      FormatTime(elapsed));
+  return absl::StrFormat("%d/%d done: %s, %s, %d pending; %.0f/s, %s", done,
+                         prober.probes().size(),
+                         Paint(color && s.connected > 0 ? kGreen : nullptr,
+                               absl::StrCat(s.connected, " connected")),
+                         Paint(color && failed > 0 ? kRed : nullptr,
+                               absl::StrCat(failed, " failed")),
+                         s.pending.size(), seconds > 0 ? done / seconds : 0.0,
+                         FormatTime(elapsed));
 }
 
 std::string TargetLine(const Probe& p, size_t width, bool color) {
@@ -103,9 +100,8 @@ std::string TargetLine(const Probe& p, size_t width, bool color) {
   if (color && !p.socket->connecting()) {
     state = Paint(p.socket->error().ok() ? kGreen : kRed, state);
   }
-  return absl::StrCat("  ", PadRight(Printable(p.target.text, kMaxTarget),
-                                     width),
-                      "  ", state);
+  return absl::StrCat(
+      "  ", PadRight(Printable(p.target.text, kMaxTarget), width), "  ", state);
 }
 
 }  // namespace
@@ -123,14 +119,14 @@ std::string ProgressLine(const Prober& prober) {
   return ProgressOf(prober, SplitProbes(prober), false);
 }
 
-std::vector<std::string> Frame(const Prober& prober, size_t rows,
-                               bool color) {
+std::vector<std::string> Frame(const Prober& prober, size_t rows, bool color) {
   const Split s = SplitProbes(prober);
   std::vector<std::string> lines = {
       absl::StrCat("tether-probe: ", ProgressOf(prober, s, color))};
   size_t width = 0;
   for (const auto& p : prober.probes()) {
-    width = std::max(width, DisplayWidth(Printable(p->target.text, kMaxTarget)));
+    width =
+        std::max(width, DisplayWidth(Printable(p->target.text, kMaxTarget)));
   }
   const size_t room = rows > 2 ? rows - 2 : 1;  // the progress line, a spare
   size_t shown = 0;
@@ -155,8 +151,7 @@ std::string LiveState(const Probe& probe) {
   if (!probe.connect_done()) return Connecting(probe);
   if (!s.error().ok()) {
     return std::string(
-        InfoOf(Classify(s.error(), s.error_code(), s.attempts().size()))
-            .label);
+        InfoOf(Classify(s.error(), s.error_code(), s.attempts().size())).label);
   }
   const Exchange* x = probe.exchange.get();
   if (x != nullptr && !x->done.load(std::memory_order_acquire)) {

@@ -22,9 +22,9 @@ namespace tether {
 namespace probe {
 
 enum class Display {
-  kNone,   // not a terminal (or --json): no live view
-  kPlain,  // TERM=dumb: plain progress lines
-  kAnsi,   // redrawn in place, coloured
+  kNone,         // not a terminal (or --json): no live view
+  kPlain,        // TERM=dumb: plain progress lines
+  kAnsi,         // redrawn in place, coloured
   kAnsiNoColor,  // NO_COLOR: redrawn in place, no colours
 };
 

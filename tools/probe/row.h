@@ -64,8 +64,8 @@ inline constexpr int kExitInternal = 1;
 struct Row {
   Target target;
   Class cls = Class::kFailed;
-  std::string error;     // error().message(); empty when connected
-  int error_code = 0;    // errno, 0 if none
+  std::string error;   // error().message(); empty when connected
+  int error_code = 0;  // errno, 0 if none
   std::optional<SocketAddress> address;  // peername, when connected
   std::optional<SocketAddress> local;    // sockname, when connected
   absl::Duration time;                   // Connect() to completion
@@ -96,7 +96,8 @@ std::string ErrnoName(int error_code);
 
 // How many rows ended in each class, in severity order, only the classes
 // that occurred.
-std::vector<std::pair<Class, size_t>> CountByClass(const std::vector<Row>& rows);
+std::vector<std::pair<Class, size_t>> CountByClass(
+    const std::vector<Row>& rows);
 
 // The worst class of `rows` (kConnected when empty or all connected) and
 // its exit status.

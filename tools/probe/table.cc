@@ -49,8 +49,8 @@ std::string ReplyLine(const Row& row) {
                         Printable(row.reply, kMaxReplyShown), "\"\n");
   }
   if (row.reply_timed_out) return absl::StrCat(head, ReplyError(row), "\n");
-  return absl::StrCat(head, "failed: ",
-                      Printable(ReplyError(row), kMaxMessageShown), "\n");
+  return absl::StrCat(
+      head, "failed: ", Printable(ReplyError(row), kMaxMessageShown), "\n");
 }
 
 std::string DetailLines(const Row& row) {
@@ -64,8 +64,7 @@ std::string DetailLines(const Row& row) {
     }
   }
   if (!connected && row.attempts.empty()) {
-    absl::StrAppend(&out, "    ", Printable(row.error, kMaxMessageShown),
-                    "\n");
+    absl::StrAppend(&out, "    ", Printable(row.error, kMaxMessageShown), "\n");
   }
   return out + ReplyLine(row);
 }

@@ -14,9 +14,10 @@
 // find (--config=asan), which instruments the frees themselves. The pattern
 // covers both the inlined Status::Unref and Status::UnrefNonInlined.
 //
-// Compiled into every binary that links //:tether, and active only in TSan
-// builds (.bazelrc --config=tsan defines TETHER_TSAN). It must be in the
-// executable, not in a shared library, for TSan's runtime to find it.
+// Linked into every binary and test of a TSan build only (.bazelrc
+// --config=tsan: --custom_malloc=//tools/tsan:suppressions, and
+// TETHER_TSAN), never into a user's binary. It must be in the executable,
+// not in a shared library, for TSan's runtime to find it.
 
 #ifdef TETHER_TSAN
 extern "C" const char* __tsan_default_suppressions() {

@@ -42,7 +42,8 @@ namespace {
 constexpr int kBlock = 4096;
 
 std::shared_ptr<CompletionQueue> NewQueue() {
-  absl::StatusOr<std::shared_ptr<CompletionQueue>> q = CompletionQueue::Create();
+  absl::StatusOr<std::shared_ptr<CompletionQueue>> q =
+      CompletionQueue::Create();
   if (!q.ok()) std::abort();
   return *q;
 }
@@ -137,10 +138,10 @@ void BM_WaitAnyNoneComplete(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(WaitAny(c.sockets, absl::ZeroDuration()));
   }
-  state.counters["per_socket_ns"] = benchmark::Counter(
-      static_cast<double>(state.range(0)),
-      benchmark::Counter::kIsIterationInvariantRate |
-          benchmark::Counter::kInvert);
+  state.counters["per_socket_ns"] =
+      benchmark::Counter(static_cast<double>(state.range(0)),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_WaitAnyNoneComplete)->Arg(16)->Arg(1000)->Arg(10000);
 
@@ -150,7 +151,7 @@ void BM_WaitAnyOneComplete(benchmark::State& state) {
   uint64_t k = 0;
   for (auto _ : state) {
     const size_t i = (k++ * 7919) % n;  // spread over the set
-    (void)c.sockets[i]->Close();       // completes it (kCancelled)
+    (void)c.sockets[i]->Close();        // completes it (kCancelled)
     if (WaitAny(c.sockets, absl::Seconds(5)) != i) std::abort();
     state.PauseTiming();
     c.sockets[i] = c.Make();

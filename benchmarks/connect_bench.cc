@@ -277,7 +277,11 @@ void BM_CompletionQueueThroughput(benchmark::State& state) {
   }
   close(epfd);
 }
-BENCHMARK(BM_CompletionQueueThroughput)->Arg(1)->Arg(16)->Arg(64)->UseRealTime();
+BENCHMARK(BM_CompletionQueueThroughput)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(64)
+    ->UseRealTime();
 
 // ---------------------------------------------------------------------------
 // BM_HandOffLatency/gap_us:<g>: how much later a spinning caller sees a

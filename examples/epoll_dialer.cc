@@ -166,7 +166,8 @@ class Dialer {
     for (const std::shared_ptr<tether::Socket>& s : queue_->Drain()) {
       ++completed_;
       if (!s->error().ok()) {
-        std::fprintf(stderr, "epoll_dialer: %s\n", s->error().ToString().c_str());
+        std::fprintf(stderr, "epoll_dialer: %s\n",
+                     s->error().ToString().c_str());
         ++failed_;
         continue;
       }
@@ -238,7 +239,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<tether::CompletionQueue>> queue =
       tether::CompletionQueue::Create();
   if (!queue.ok()) {
-    std::fprintf(stderr, "epoll_dialer: %s\n", queue.status().ToString().c_str());
+    std::fprintf(stderr, "epoll_dialer: %s\n",
+                 queue.status().ToString().c_str());
     return 1;
   }
   std::vector<std::unique_ptr<EchoServer>> servers;

@@ -272,8 +272,8 @@ void ConnectState::EndAttemptLocked(Attempt& a, absl::Time now) {
   // cancel, or another attempt connecting, cancels it.
   const bool deadline =
       socket_->error().code() == absl::StatusCode::kDeadlineExceeded;
-  a.outcome = deadline ? Attempt::Outcome::kTimedOut
-                       : Attempt::Outcome::kCancelled;
+  a.outcome =
+      deadline ? Attempt::Outcome::kTimedOut : Attempt::Outcome::kCancelled;
   a.error_code = deadline ? ETIMEDOUT : ECANCELED;
   a.duration = now - a.start;
 }

@@ -29,7 +29,8 @@
 // Who runs on_complete: ConnectState::phase_ says whether a thread of the
 // connect will still run it.
 //
-//   kNew --(1) MarkQueued--> kQueued --(2) Claim--> kRunning <--(4)--> kResolving
+//   kNew --(1) MarkQueued--> kQueued --(2) Claim--> kRunning <--(4)-->
+//   kResolving
 //     \                        |
 //      `--(2) Claim--> kRunning  `--(3) a failure is published--> kOrphaned
 //
@@ -251,7 +252,7 @@ class ConnectState {
   static constexpr size_t kNotRegistered = ~size_t{0};
   size_t registry_index_ = kNotRegistered;
 
-  Socket* const socket_;  // owns this
+  Socket* const socket_;                     // owns this
   const std::weak_ptr<Socket> weak_socket_;  // for posting the callback
   SocketOps* const ops_;
   const std::shared_ptr<ConnectorCore> core_;

@@ -92,8 +92,10 @@ int AwaitConnect(SocketOps* ops, int fd, int cancel_fd, absl::Time end) {
     if (p[1].revents != 0) return ECANCELED;
     int err = 0;
     socklen_t len = sizeof(err);
-    if (ops->GetSockOpt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-    if (err == 0 && (p[0].revents & POLLHUP) != 0) err = ECONNABORTED;  // shut down
+    if (ops->GetSockOpt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+      return errno;
+    if (err == 0 && (p[0].revents & POLLHUP) != 0)
+      err = ECONNABORTED;                                     // shut down
     if (err == 0 && (p[0].revents & POLLOUT) == 0) continue;  // Spurious.
     return err;
   }
@@ -103,11 +105,12 @@ int AwaitConnect(SocketOps* ops, int fd, int cancel_fd, absl::Time end) {
 int BindLocal(SocketOps* ops, int fd, const ConnectRequest& request,
               const SocketAddress& target) {
   if (!request.local_address.has_value() && request.local_port == 0) return 0;
-  SocketAddress local = request.local_address.has_value()
-                            ? request.local_address->WithPort(request.local_port)
-                            : *SocketAddress::Parse(
-                                  target.family() == AF_INET6 ? "::" : "0.0.0.0",
-                                  request.local_port);
+  SocketAddress local =
+      request.local_address.has_value()
+          ? request.local_address->WithPort(request.local_port)
+          : *SocketAddress::Parse(
+                target.family() == AF_INET6 ? "::" : "0.0.0.0",
+                request.local_port);
   return ops->Bind(fd, local.data(), local.size()) == 0 ? 0 : errno;
 }
 
@@ -155,15 +158,15 @@ int Describe(SocketOps* ops, int fd, const ConnectRequest& request,
 // state: once the socket is done, a failure is the interruption.
 void RecordFailure(ConnectState& state, size_t attempt, int err) {
   if (state.done()) {
-    bool deadline = state.socket().error().code() ==
-                    absl::StatusCode::kDeadlineExceeded;
-    state.FinishAttempt(attempt, deadline ? Outcome::kTimedOut : Outcome::kCancelled,
+    bool deadline =
+        state.socket().error().code() == absl::StatusCode::kDeadlineExceeded;
+    state.FinishAttempt(attempt,
+                        deadline ? Outcome::kTimedOut : Outcome::kCancelled,
                         deadline ? ETIMEDOUT : ECANCELED);
     return;
   }
-  state.FinishAttempt(attempt,
-                      err == ETIMEDOUT ? Outcome::kTimedOut : Outcome::kFailed,
-                      err);
+  state.FinishAttempt(
+      attempt, err == ETIMEDOUT ? Outcome::kTimedOut : Outcome::kFailed, err);
 }
 
 // Closes an attempt's descriptor; close() is never retried (on Linux the
@@ -250,7 +253,7 @@ bool ConnectAttempt(const ConnectEnv& env, const ConnectRequest& request,
   SocketOps* ops = env.ops;
   env.counters->attempts.fetch_add(1, kRelaxed);
   int fd = ops->Socket(address.family(),
-                      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     RecordFailure(state, attempt, errno);
     return false;
@@ -294,9 +297,9 @@ void PublishAllFailed(const ConnectRequest& request, ConnectState& state) {
                     strerror_r(a.error_code, buf, sizeof(buf)));
   }
   if (first == 0) first = ECONNREFUSED;  // Unreachable: every attempt failed.
-  state.PublishFailure(ErrnoStatus(
-      first, absl::StrCat("connect to ", request.host, ":", request.port,
-                          " failed: ", list)));
+  state.PublishFailure(
+      ErrnoStatus(first, absl::StrCat("connect to ", request.host, ":",
+                                      request.port, " failed: ", list)));
 }
 
 absl::StatusOr<std::vector<SocketAddress>> FilterForLocal(
@@ -309,10 +312,10 @@ absl::StatusOr<std::vector<SocketAddress>> FilterForLocal(
                                  }),
                   addresses.end());
   if (addresses.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "local_address ", request.local_address->ip(), " is ",
-        family == AF_INET ? "IPv4" : "IPv6", " but \"", request.host,
-        "\" has no address of that family"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("local_address ", request.local_address->ip(), " is ",
+                     family == AF_INET ? "IPv4" : "IPv6", " but \"",
+                     request.host, "\" has no address of that family"));
   }
   return addresses;
 }
@@ -365,7 +368,8 @@ void ConnectTask::Connect() {
   absl::StatusOr<std::vector<SocketAddress>> addresses =
       env_.resolver->Resolve(request_.host, request_.port, request_.family);
   if (may_block) state_->SetResolving(false);
-  if (addresses.ok()) addresses = FilterForLocal(request_, *std::move(addresses));
+  if (addresses.ok())
+    addresses = FilterForLocal(request_, *std::move(addresses));
   if (addresses.ok() && addresses->empty()) {
     addresses = absl::NotFoundError(
         absl::StrCat("resolve \"", request_.host, "\": no addresses"));

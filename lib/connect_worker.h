@@ -2,9 +2,9 @@
 //
 // ConnectTask resolves the host, then tries its addresses, each connect
 // blocking the worker (connect() on a non-blocking socket, then poll(), so a
-// cancel can never be lost; see AwaitConnect): one at a time (ConnectSerial), or raced per RFC 8305,
-// Happy Eyeballs (Race, in lib/happy_eyeballs.cc), where each attempt runs on
-// its own worker. docs/design.md describes both.
+// cancel can never be lost; see AwaitConnect): one at a time (ConnectSerial),
+// or raced per RFC 8305, Happy Eyeballs (Race, in lib/happy_eyeballs.cc), where
+// each attempt runs on its own worker. docs/design.md describes both.
 
 #ifndef TETHER_LIB_CONNECT_WORKER_H_
 #define TETHER_LIB_CONNECT_WORKER_H_

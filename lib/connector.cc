@@ -55,18 +55,20 @@ absl::Status CheckDuration(absl::string_view name, absl::Duration d,
   if (d > absl::ZeroDuration() || (zero_ok && d == absl::ZeroDuration())) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      name, " must be ", zero_ok ? "non-negative" : "positive", ", got ",
-      absl::FormatDuration(d)));
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, " must be ", zero_ok ? "non-negative" : "positive",
+                   ", got ", absl::FormatDuration(d)));
 }
 
 // Validates `options` and fills `request`'s local and timing fields.
 absl::Status CheckOptions(const ConnectOptions& options,
                           ConnectRequest* request) {
-  absl::Status s = CheckDuration("attempt_timeout", options.attempt_timeout, false);
+  absl::Status s =
+      CheckDuration("attempt_timeout", options.attempt_timeout, false);
   if (s.ok()) s = CheckDuration("timeout", options.timeout, false);
   if (s.ok()) {
-    s = CheckDuration("happy_eyeballs_delay", options.happy_eyeballs_delay, true);
+    s = CheckDuration("happy_eyeballs_delay", options.happy_eyeballs_delay,
+                      true);
   }
   if (!s.ok() || options.local_address.empty()) return s;
   absl::StatusOr<SocketAddress> local =
@@ -78,9 +80,9 @@ absl::Status CheckOptions(const ConnectOptions& options,
   }
   if ((options.family == Family::kIPv4 && local->family() != AF_INET) ||
       (options.family == Family::kIPv6 && local->family() != AF_INET6)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "local_address ", Quote(options.local_address),
-        " does not match the requested family"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("local_address ", Quote(options.local_address),
+                     " does not match the requested family"));
   }
   request->local_address = *local;
   return absl::OkStatus();
@@ -175,10 +177,10 @@ absl::Status ShuttingDown() {
 
 void ConnectorImpl::Shutdown() {
   closing_.store(true, std::memory_order_relaxed);
-  registry_.CancelAll();     // Running connects wake; queued ones orphan.
-  timer_.Stop();             // No deadline or reaping from now on.
-  pool_.Shutdown();          // Joins every worker but this thread.
-  core_->callbacks.Stop();   // Runs what was posted; joins (or detaches).
+  registry_.CancelAll();    // Running connects wake; queued ones orphan.
+  timer_.Stop();            // No deadline or reaping from now on.
+  pool_.Shutdown();         // Joins every worker but this thread.
+  core_->callbacks.Stop();  // Runs what was posted; joins (or detaches).
 }
 
 std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
@@ -191,10 +193,9 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
           delete impl;
           return;
         }
-        absl::StatusOr<pthread_t> t =
-            StartThread(impl->options_.socket_ops,
-                        impl->options_.worker_stack_size,
-                        [impl] { delete impl; });
+        absl::StatusOr<pthread_t> t = StartThread(
+            impl->options_.socket_ops, impl->options_.worker_stack_size,
+            [impl] { delete impl; });
         if (t.ok()) {
           pthread_detach(*t);
           return;
@@ -251,8 +252,8 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   ConnectRequest request;
   absl::Status valid = CheckHost(host);
   if (valid.ok() && port == 0) {
-    valid = absl::InvalidArgumentError(
-        "port 0 is not a valid destination port");
+    valid =
+        absl::InvalidArgumentError("port 0 is not a valid destination port");
   }
   if (valid.ok()) valid = CheckOptions(options, &request);
   if (!valid.ok()) return Fail(std::move(socket), std::move(valid));
@@ -269,9 +270,9 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
   if (!here) {
     if (!ReserveSlot()) {
       return Fail(std::move(socket),
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      "too many queued connects (max_queued ",
-                      options_.max_queued, ")")));
+                  absl::ResourceExhaustedError(
+                      absl::StrCat("too many queued connects (max_queued ",
+                                   options_.max_queued, ")")));
     }
     state.MarkQueued();
   }
@@ -285,8 +286,8 @@ std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
                     : absl::ResourceExhaustedError(
                           "cannot start the timer thread for the timeout"));
   }
-  auto task = std::make_unique<ConnectTask>(env_, socket, std::move(request),
-                                            &state);
+  auto task =
+      std::make_unique<ConnectTask>(env_, socket, std::move(request), &state);
   task->set_timer_id(timer_id);
   if (here) {
     task->Run();  // Interruptible by Close(), the deadline and ~Connector.

@@ -40,8 +40,8 @@ constexpr int kV4 = 1;
 struct RaceShared {
   Waiter wake;  // fired by sub-tasks and by publication
   Mutex mu;
-  std::optional<absl::StatusOr<std::vector<SocketAddress>>> answers[2]
-      ABSL_GUARDED_BY(mu);
+  std::optional<absl::StatusOr<std::vector<SocketAddress>>>
+      answers[2] ABSL_GUARDED_BY(mu);
   absl::Time answered_at[2] ABSL_GUARDED_BY(mu);
   int in_flight ABSL_GUARDED_BY(mu) = 0;
 };
@@ -51,7 +51,8 @@ struct RaceShared {
 // (an attempt ends kCancelled), never block.
 class SubTask final : public Task {
  public:
-  explicit SubTask(absl::AnyInvocable<void(bool run)> fn) : fn_(std::move(fn)) {}
+  explicit SubTask(absl::AnyInvocable<void(bool run)> fn)
+      : fn_(std::move(fn)) {}
   void Run() override { fn_(true); }
   void Abandon() override { fn_(false); }
 
@@ -245,8 +246,8 @@ void Race::Fail() {
   state_.PublishFailure(
       request_.local_address.has_value()
           ? absl::InvalidArgumentError(absl::StrCat(
-                "local_address ", request_.local_address->ip(),
-                " and \"", request_.host, "\" have no family in common"))
+                "local_address ", request_.local_address->ip(), " and \"",
+                request_.host, "\" have no family in common"))
           : absl::NotFoundError(
                 absl::StrCat("resolve \"", request_.host, "\": no addresses")));
 }

@@ -126,8 +126,8 @@ int AddFileActions(const PipeEnds& ends, posix_spawn_file_actions_t* actions) {
   if (ends.child_in >= 0) {
     err = posix_spawn_file_actions_adddup2(actions, ends.child_in, 0);
   } else if (ends.parent_read >= 0) {  // kRead: stdin is /dev/null
-    err = posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY,
-                                           0);
+    err =
+        posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0);
   }
   if (err == 0 && ends.child_out >= 0) {
     err = posix_spawn_file_actions_adddup2(actions, ends.child_out, 1);
@@ -183,9 +183,8 @@ std::string SignalName(int sig) {
 absl::Status ExitStatus(int status) {
   if (WIFEXITED(status)) {
     if (WEXITSTATUS(status) == 0) return absl::OkStatus();
-    return absl::AbortedError(
-        absl::StrCat("child process exited abnormally: exit code ",
-                     WEXITSTATUS(status)));
+    return absl::AbortedError(absl::StrCat(
+        "child process exited abnormally: exit code ", WEXITSTATUS(status)));
   }
   const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   return absl::AbortedError(
@@ -202,9 +201,10 @@ absl::Status Reap(pid_t pid) {
   if (rc < 0 && errno == ECHILD) {
     // The application ignores SIGCHLD (or reaped the child itself): the
     // exit status is gone. Tcl's words for it.
-    return internal::ErrnoStatus(ECHILD, absl::StrCat("child process lost (is SIGCHLD "
-                                            "ignored or trapped?): pid ",
-                                            pid));
+    return internal::ErrnoStatus(ECHILD,
+                                 absl::StrCat("child process lost (is SIGCHLD "
+                                              "ignored or trapped?): pid ",
+                                              pid));
   }
   if (rc < 0) return PosixError(absl::StrCat("waitpid ", pid), errno);
   return ExitStatus(status);
@@ -321,8 +321,6 @@ absl::Status Pipeline::Close() {
 
 bool Pipeline::readable_open() const { return impl_->stream.readable_open(); }
 
-bool Pipeline::writable_open() const {
-  return impl_->stream.writable_open();
-}
+bool Pipeline::writable_open() const { return impl_->stream.writable_open(); }
 
 }  // namespace tether

@@ -145,13 +145,13 @@ absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
   }
   // acq_rel: claims one idle worker (or records one more queued task).
   if (balance_.fetch_sub(1, std::memory_order_acq_rel) <= 0) {
-    const bool full = live_.load(std::memory_order_relaxed) >=
-                      options_.max_workers;
+    const bool full =
+        live_.load(std::memory_order_relaxed) >= options_.max_workers;
     if ((full && only_if_idle) || (!full && !StartWorker())) {
       balance_.fetch_add(1, std::memory_order_acq_rel);  // undo the claim
-      return full ? absl::UnavailableError("no idle worker")
-                  : absl::ResourceExhaustedError(
-                        "cannot start a worker thread");
+      return full
+                 ? absl::UnavailableError("no idle worker")
+                 : absl::ResourceExhaustedError("cannot start a worker thread");
     }
   }
   if (!TryPush(task->get())) {
@@ -173,8 +173,8 @@ void* WorkerPool::TakeStackLocked() {
   if (chunks_.empty() || chunk_used_ == chunk_slots_) {
     // Chunks grow 1, 2, 4, ... up to kMaxChunkSlots slots (and never past
     // max_workers), so a small pool reserves little address space.
-    size_t slots = chunks_.empty() ? 1 : std::min(chunk_slots_ * 2,
-                                                  kMaxChunkSlots);
+    size_t slots =
+        chunks_.empty() ? 1 : std::min(chunk_slots_ * 2, kMaxChunkSlots);
     slots = std::min<size_t>(slots, std::max(1, options_.max_workers));
     // MAP_NORESERVE: address space only; a stack's pages are allocated as
     // its thread touches them. Without guard regions (below), each slot's
@@ -274,8 +274,7 @@ void WorkerPool::Exit(Worker* self) {
   Worker* head = exited_.load(std::memory_order_relaxed);
   do {
     self->next_exited = head;
-  } while (!exited_.compare_exchange_weak(head, self,
-                                          std::memory_order_release,
+  } while (!exited_.compare_exchange_weak(head, self, std::memory_order_release,
                                           std::memory_order_relaxed));
 }
 
@@ -287,8 +286,8 @@ Task* WorkerPool::Pop(Worker* self) {
   // Only the worker that becomes the spinner touches spinning_ (a count a
   // submitter saw must belong to a worker that will re-check the queue).
   int none = 0;
-  bool spinner = spinning_.compare_exchange_strong(none, 1,
-                                                   std::memory_order_seq_cst);
+  bool spinner =
+      spinning_.compare_exchange_strong(none, 1, std::memory_order_seq_cst);
   for (;;) {
     const bool was_spinner = spinner;
     if (spinner && Spin(&task)) return task;
@@ -348,12 +347,11 @@ bool WorkerPool::Spin(Task** task) {
 }
 
 void WorkerPool::WakeForQueued() {
-  for (size_t n = Queued();
-       n > 0 && WakeOne(/*to_spin=*/false); --n) {
+  for (size_t n = Queued(); n > 0 && WakeOne(/*to_spin=*/false); --n) {
   }
 }
 
-void WorkerPool::Push(Task* task) {
+void WorkerPool::Push(Task* /*task*/) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // relaxed after the fence: see Pop(). With no spinner, wake a parked
   // worker to spin: the caller's next Connect() finds it spinning (even
@@ -385,8 +383,8 @@ void WorkerPool::RetireIdle(int n) {
     int64_t b = balance_.load(std::memory_order_acquire);
     do {
       if (b <= 0) break;
-    } while (!balance_.compare_exchange_weak(b, b - 1,
-                                             std::memory_order_acq_rel));
+    } while (
+        !balance_.compare_exchange_weak(b, b - 1, std::memory_order_acq_rel));
     if (b <= 0 || !TryPush(nullptr)) break;
     Push(nullptr);
   }

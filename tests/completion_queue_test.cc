@@ -37,7 +37,8 @@ using testing::WaitFor;
 constexpr absl::Duration kLong = absl::Seconds(20);
 
 std::shared_ptr<CompletionQueue> NewQueue() {
-  absl::StatusOr<std::shared_ptr<CompletionQueue>> q = CompletionQueue::Create();
+  absl::StatusOr<std::shared_ptr<CompletionQueue>> q =
+      CompletionQueue::Create();
   EXPECT_TRUE(q.ok()) << q.status();
   return q.ok() ? *q : nullptr;
 }
@@ -93,8 +94,8 @@ TEST(CompletionQueueTest, DeliversEachSocketExactlyOnce) {
   made.push_back(connector.Connect("", 80, To(queue)));  // bad input
   ConnectOptions timed = To(queue);
   timed.timeout = absl::Milliseconds(50);
-  made.push_back(connector.Connect("127.0.0.1", hanging.port(),
-                                   std::move(timed)));
+  made.push_back(
+      connector.Connect("127.0.0.1", hanging.port(), std::move(timed)));
   ASSERT_TRUE(cancelled->Close().ok());
 
   std::vector<std::shared_ptr<Socket>> got = DrainN(*queue, made.size());
@@ -104,9 +105,9 @@ TEST(CompletionQueueTest, DeliversEachSocketExactlyOnce) {
     EXPECT_FALSE(s->connecting());
     distinct.insert(s.get());
   }
-  EXPECT_EQ(distinct, std::set<Socket*>({made[0].get(), made[1].get(),
-                                         made[2].get(), made[3].get(),
-                                         made[4].get()}));
+  EXPECT_EQ(distinct,
+            std::set<Socket*>({made[0].get(), made[1].get(), made[2].get(),
+                               made[3].get(), made[4].get()}));
   EXPECT_TRUE(made[0]->error().ok());
   EXPECT_EQ(made[1]->error_code(), ECONNREFUSED);
   EXPECT_EQ(made[2]->error().code(), absl::StatusCode::kCancelled);
@@ -159,8 +160,8 @@ TEST(CompletionQueueTest, DeliversSocketsOfAShuttingDownConnector) {
       late = self.load()->Connect("127.0.0.1", hanging.port(), To(queue));
       made_late = true;
     };
-    auto first = connector.Connect("127.0.0.1", hanging.port(),
-                                   std::move(options));
+    auto first =
+        connector.Connect("127.0.0.1", hanging.port(), std::move(options));
     ASSERT_TRUE(WaitFor([&] { return connector.stats().attempts >= 1; }));
   }
   ASSERT_TRUE(made_late.load());
@@ -277,7 +278,8 @@ TEST(CompletionQueueTest, FdSignalsOncePerEdgeEdgeTriggered) {
   Connector connector;
   const int epfd = NewEpoll(queue->fd(), EPOLLET);
   std::vector<std::shared_ptr<Socket>> made;
-  for (int i = 0; i < 3; ++i) made.push_back(connector.Connect("", 80, To(queue)));
+  for (int i = 0; i < 3; ++i)
+    made.push_back(connector.Connect("", 80, To(queue)));
   EXPECT_EQ(EpollEvents(epfd), 1);
   // Pushes onto a non-empty queue write nothing: no new edge.
   made.push_back(connector.Connect("", 80, To(queue)));
@@ -373,7 +375,8 @@ TEST(CompletionQueueTest, LeaksNoDescriptor) {
     EXPECT_EQ(got.size(), made.size());
     for (auto& s : got) (void)s->Close();
     // Some pushed, never drained: freed with the queue.
-    for (int i = 0; i < 5; ++i) made.push_back(connector.Connect("", 80, To(queue)));
+    for (int i = 0; i < 5; ++i)
+      made.push_back(connector.Connect("", 80, To(queue)));
   }
   EXPECT_TRUE(WaitFor([&] { return CountOpenFds() == before; }))
       << CountOpenFds() << " open, " << before << " before";

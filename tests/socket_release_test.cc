@@ -122,7 +122,8 @@ TEST(SocketReleaseTest, BlockingReleaseWaitsForTheConnect) {
   ConnectOptions connect;
   connect.family = Family::kIPv4;
   resolver->Hold(Family::kIPv4);
-  auto s = connector.Connect("server.test", listener.port(), std::move(connect));
+  auto s =
+      connector.Connect("server.test", listener.port(), std::move(connect));
   BackgroundRelease releaser(s);
   ASSERT_TRUE(releaser.Blocked());
   EXPECT_TRUE(s->connecting());

@@ -109,10 +109,10 @@ struct ConnectorStats {
   uint64_t submitted = 0;  // Connect() calls
   uint64_t in_flight = 0;  // submitted and not yet complete
   uint64_t connected = 0;
-  uint64_t failed = 0;     // completed with an error other than kCancelled
+  uint64_t failed = 0;  // completed with an error other than kCancelled
   uint64_t cancelled = 0;
-  uint64_t attempts = 0;   // addresses tried (connect() calls started)
-  uint64_t workers = 0;    // live worker threads
+  uint64_t attempts = 0;  // addresses tried (connect() calls started)
+  uint64_t workers = 0;   // live worker threads
 };
 
 class Connector {
@@ -139,8 +139,9 @@ class Connector {
   // happy_eyeballs_delay) give a Socket already complete with
   // kInvalidArgument naming the bad value. Never returns null.
   // `options` is move-only (it owns on_complete): make one per call.
-  [[nodiscard]] std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
-                                  ConnectOptions options = {});
+  [[nodiscard]] std::shared_ptr<Socket> Connect(absl::string_view host,
+                                                uint16_t port,
+                                                ConnectOptions options = {});
 
   // Connect(), then Wait(). Returns the socket when it connected, otherwise
   // its error(). When the host is numeric (and the resolver the default), the

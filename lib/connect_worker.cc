@@ -154,17 +154,10 @@ int Describe(SocketOps* ops, int fd, const ConnectRequest& request,
   return 0;
 }
 
-// How an attempt that failed with `err` is recorded, given the socket's
-// state: once the socket is done, a failure is the interruption.
+// Records an attempt that failed with `err`. If the socket was published
+// meanwhile (cancelled, past its deadline, or won by another attempt), the
+// publication ended the attempt already and this changes nothing.
 void RecordFailure(ConnectState& state, size_t attempt, int err) {
-  if (state.done()) {
-    bool deadline =
-        state.socket().error().code() == absl::StatusCode::kDeadlineExceeded;
-    state.FinishAttempt(attempt,
-                        deadline ? Outcome::kTimedOut : Outcome::kCancelled,
-                        deadline ? ETIMEDOUT : ECANCELED);
-    return;
-  }
   state.FinishAttempt(
       attempt, err == ETIMEDOUT ? Outcome::kTimedOut : Outcome::kFailed, err);
 }

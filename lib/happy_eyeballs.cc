@@ -47,8 +47,8 @@ struct RaceShared {
 };
 
 // A resolution or an attempt of a race, run on a worker. `fn` gets false
-// when the pool stops before running it: it must then only record that
-// (an attempt ends kCancelled), never block.
+// when the pool stops before running it: it must then only report back to
+// the coordinator, never block.
 class SubTask final : public Task {
  public:
   explicit SubTask(absl::AnyInvocable<void(bool run)> fn)
@@ -164,11 +164,9 @@ absl::Time Race::StartAttempt(const SocketAddress& address) {
   ConnectRequest request = request_;
   ConnectState* state = &state_;
   Spawn([shared, socket, env, request, state, address, attempt](bool run) {
-    if (run) {
-      ConnectAttempt(env, request, *state, address, attempt);
-    } else {  // Never started: it ends as cancelled (issue 12, item 12).
-      state->FinishAttempt(attempt, Attempt::Outcome::kCancelled, ECANCELED);
-    }
+    // Never started (the pool stops): ~Connector published kCancelled
+    // before, which ended this attempt as kCancelled (issue 12, item 12).
+    if (run) ConnectAttempt(env, request, *state, address, attempt);
     {
       MutexLock lock(&shared->mu);
       --shared->in_flight;

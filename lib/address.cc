@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <string.h>
 
+#include <algorithm>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +16,7 @@ namespace tether {
 namespace {
 
 constexpr size_t kMaxIpLength = INET6_ADDRSTRLEN + IF_NAMESIZE;
+constexpr socklen_t kUnixPathOffset = offsetof(sockaddr_un, sun_path);
 
 absl::Status BadIp(absl::string_view ip) {
   return absl::InvalidArgumentError(absl::StrCat(
@@ -23,6 +26,32 @@ absl::Status BadIp(absl::string_view ip) {
 }  // namespace
 
 SocketAddress::SocketAddress() { memset(&storage_, 0, sizeof(storage_)); }
+
+absl::StatusOr<SocketAddress> SocketAddress::Unix(absl::string_view path) {
+  const bool abstract = !path.empty() && path.front() == '@';
+  // A filesystem path needs its NUL terminator; an abstract name is the
+  // bytes after sun_path[0] == '\0', counted by the length alone.
+  const size_t bytes = path.size() + (abstract ? 0 : 1);
+  absl::string_view why;
+  if (path.empty() || path == "@") {
+    why = "is empty";
+  } else if (!abstract && path.find('\0') != absl::string_view::npos) {
+    why = "contains a NUL byte";
+  } else if (bytes > sizeof(sockaddr_un::sun_path)) {
+    why = "is too long for sockaddr_un";
+  }
+  if (!why.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Unix socket path \"", absl::CEscape(path.substr(0, 64)),
+                     path.size() > 64 ? "...\" " : "\" ", why));
+  }
+  SocketAddress a;
+  a.storage_.un.sun_family = AF_UNIX;
+  memcpy(a.storage_.un.sun_path, path.data(), path.size());
+  if (abstract) a.storage_.un.sun_path[0] = '\0';
+  a.unix_size_ = kUnixPathOffset + static_cast<socklen_t>(bytes);
+  return a;
+}
 
 absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view ip,
                                                    uint16_t port) {
@@ -65,8 +94,24 @@ absl::StatusOr<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* addr,
     memcpy(&a.storage_.v6, addr, sizeof(sockaddr_in6));
     return a;
   }
+  if (addr != nullptr && addr->sa_family == AF_UNIX &&
+      len >= static_cast<socklen_t>(sizeof(sa_family_t)) &&
+      len <= static_cast<socklen_t>(sizeof(sockaddr_un))) {
+    memcpy(&a.storage_.un, addr, len);
+    char* path = a.storage_.un.sun_path;
+    if (len > kUnixPathOffset && path[0] != '\0') {
+      // A filesystem path, with or without its NUL counted: stored with it,
+      // as Unix() makes it, so equal paths compare (and print) equal.
+      const size_t n = strnlen(path, len - kUnixPathOffset);
+      if (n < sizeof(a.storage_.un.sun_path)) path[n] = '\0';
+      len = kUnixPathOffset + static_cast<socklen_t>(std::min(
+                                  n + 1, sizeof(a.storage_.un.sun_path)));
+    }
+    a.unix_size_ = len;
+    return a;
+  }
   return absl::InvalidArgumentError(absl::StrCat(
-      "not an IPv4 or IPv6 socket address (family ",
+      "not an IPv4, IPv6 or Unix socket address (family ",
       addr == nullptr ? -1 : addr->sa_family, ", ", len, " bytes)"));
 }
 
@@ -95,7 +140,14 @@ uint16_t SocketAddress::port() const {
 std::string SocketAddress::ToString() const {
   if (family() == AF_INET6) return absl::StrCat("[", ip(), "]:", port());
   if (family() == AF_INET) return absl::StrCat(ip(), ":", port());
-  return "<unspecified>";
+  if (family() != AF_UNIX) return "<unspecified>";
+  if (unix_size_ <= kUnixPathOffset) return "";  // unnamed (unbound)
+  const char* path = storage_.un.sun_path;
+  if (path[0] == '\0') {
+    return absl::StrCat(
+        "@", absl::string_view(path + 1, unix_size_ - kUnixPathOffset - 1));
+  }
+  return std::string(path, strnlen(path, unix_size_ - kUnixPathOffset));
 }
 
 SocketAddress SocketAddress::WithPort(uint16_t port) const {
@@ -108,7 +160,7 @@ SocketAddress SocketAddress::WithPort(uint16_t port) const {
 socklen_t SocketAddress::size() const {
   if (family() == AF_INET) return sizeof(sockaddr_in);
   if (family() == AF_INET6) return sizeof(sockaddr_in6);
-  return 0;
+  return unix_size_;
 }
 
 bool SocketAddress::operator==(const SocketAddress& other) const {
@@ -122,6 +174,11 @@ bool SocketAddress::operator==(const SocketAddress& other) const {
            storage_.v6.sin6_scope_id == other.storage_.v6.sin6_scope_id &&
            memcmp(&storage_.v6.sin6_addr, &other.storage_.v6.sin6_addr,
                   sizeof(in6_addr)) == 0;
+  }
+  if (family() == AF_UNIX) {
+    return unix_size_ == other.unix_size_ &&
+           memcmp(storage_.un.sun_path, other.storage_.un.sun_path,
+                  unix_size_ - kUnixPathOffset) == 0;
   }
   return true;
 }

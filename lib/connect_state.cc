@@ -80,12 +80,14 @@ ConnectState::Sticky ConnectState::RegisterSticky(SharedWaiter* w) {
 
 ConnectState::ConnectState(const std::shared_ptr<Socket>& socket,
                            SocketOps* ops, std::shared_ptr<ConnectorCore> core,
+                           std::string target,
                            absl::AnyInvocable<void(Socket&)> on_complete,
                            std::shared_ptr<CompletionQueue> queue)
     : socket_(socket.get()),
       weak_socket_(socket),
       ops_(ops),
       core_(std::move(core)),
+      target_(std::move(target)),
       on_complete_(std::move(on_complete)),
       has_queue_(queue != nullptr),
       queue_(std::move(queue)) {}
@@ -220,6 +222,7 @@ void ConnectState::PushLocked(std::shared_ptr<CompletionQueue>* pushed_to) {
 bool ConnectState::PublishFailure(absl::Status status) {
   auto result = std::make_unique<ConnectResult>();
   result->error_code = ErrnoOf(status);
+  DropErrno(status);
   result->status = std::move(status);
   return Publish(std::move(result));
 }
@@ -292,15 +295,33 @@ void ConnectState::DetachFd(size_t attempt) {
   slots_[attempt].fd = -1;
 }
 
-void ConnectState::FinishAttempt(size_t attempt, Attempt::Outcome outcome,
-                                 int err) {
+void ConnectState::FinishAttempt(size_t attempt, absl::Status cause) {
+  const int err = ErrnoOf(cause);
   MutexLock lock(&mu_);
-  Attempt& a = slots_[attempt].attempt;
+  Slot& slot = slots_[attempt];
+  Attempt& a = slot.attempt;
   // Ended at publication already: that outcome stands.
   if (a.outcome != Attempt::Outcome::kInProgress) return;
-  a.outcome = outcome;
+  a.outcome = err == ETIMEDOUT ? Attempt::Outcome::kTimedOut
+                               : Attempt::Outcome::kFailed;
   a.error_code = err;
   a.duration = absl::Now() - a.start;
+  slot.cause = std::move(cause);
+}
+
+std::vector<FailedAttempt> ConnectState::failures() const {
+  MutexLock lock(&mu_);
+  std::vector<FailedAttempt> out;
+  out.reserve(slots_.size());
+  for (const Slot& slot : slots_) {
+    // An attempt that publication ended has no cause of its own: its
+    // errno (ECANCELED, ETIMEDOUT) is it.
+    out.push_back(
+        {slot.attempt.address, slot.cause.ok() && slot.attempt.error_code != 0
+                                   ? AttemptError(slot.attempt.error_code)
+                                   : slot.cause});
+  }
+  return out;
 }
 
 std::vector<Attempt> ConnectState::attempts() const {

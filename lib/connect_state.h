@@ -53,6 +53,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -60,6 +61,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "lib/callback_thread.h"
+#include "lib/connect_errors.h"
 #include "lib/mutex.h"
 #include "lib/socket_ops.h"
 #include "tether/completion_queue.h"
@@ -147,9 +149,10 @@ class ConnectState {
  public:
   // `core`'s counters count the publication, before waiters wake: whoever
   // sees the socket complete also sees it in the statistics.
-  // `queue` (may be null) receives the socket once, when it is published.
+  // `target` names the connect in messages (connect_errors.h). `queue` (may
+  // be null) receives the socket once, when it is published.
   ConnectState(const std::shared_ptr<Socket>& socket, SocketOps* ops,
-               std::shared_ptr<ConnectorCore> core,
+               std::shared_ptr<ConnectorCore> core, std::string target,
                absl::AnyInvocable<void(Socket&)> on_complete,
                std::shared_ptr<CompletionQueue> queue = nullptr);
   ConnectState(const ConnectState&) = delete;
@@ -158,6 +161,7 @@ class ConnectState {
 
   Socket& socket() const { return *socket_; }
   bool done() const { return !socket_->connecting(); }
+  const std::string& target() const { return target_; }
 
   // Transition (1): the socket's task is about to be queued; its
   // max_queued slot is already counted in Counters::queued.
@@ -176,7 +180,8 @@ class ConnectState {
   // same critical section, so whoever sees the socket complete also sees
   // the winning attempt's outcome in attempts().
   bool PublishConnected(std::unique_ptr<ConnectResult> result, size_t attempt);
-  // Publishes a failure; error_code is ErrnoOf(status).
+  // Publishes a failure; error_code is ErrnoOf(status), and the status the
+  // socket reports no longer carries it (no payload in ToString()).
   bool PublishFailure(absl::Status status);
   // Publishes `status` and interrupts every attempt still in flight
   // (shutdown() of its descriptor wakes a blocked connect()).
@@ -201,10 +206,14 @@ class ConnectState {
   bool AttachFd(size_t attempt, int fd);
   // Unregisters it; after this the caller may close it.
   void DetachFd(size_t attempt);
-  // Records how the attempt ended, unless publication ended it already
-  // (every attempt in flight ends when the socket is published).
-  void FinishAttempt(size_t attempt, Attempt::Outcome outcome, int err);
+  // Records why the attempt failed (AttemptError() or ControlError();
+  // kTimedOut when its errno is ETIMEDOUT, else kFailed), unless
+  // publication ended it already (every attempt in flight ends when the
+  // socket is published).
+  void FinishAttempt(size_t attempt, absl::Status cause);
   std::vector<Attempt> attempts() const;
+  // Every attempt with why it failed (OK for one that did not).
+  std::vector<FailedAttempt> failures() const;
 
   // Adds a waiter to fire on publication. Returns false (adding nothing)
   // when the socket is already done.
@@ -221,7 +230,8 @@ class ConnectState {
  private:
   struct Slot {
     Attempt attempt;
-    int fd = -1;  // registered while the connect() is in flight
+    absl::Status cause;  // set by FinishAttempt()
+    int fd = -1;         // registered while the connect() is in flight
   };
 
   // The compare-and-swap of invariant (2), then the push of invariant (6);
@@ -256,6 +266,7 @@ class ConnectState {
   const std::weak_ptr<Socket> weak_socket_;  // for posting the callback
   SocketOps* const ops_;
   const std::shared_ptr<ConnectorCore> core_;
+  const std::string target_;
   // See the diagram above. Written by Connect() (1), the claiming thread
   // (2, 4) and a canceller (3, by CAS); read by publishers.
   std::atomic<int> phase_{kNew};

@@ -8,11 +8,13 @@
 #include <memory>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "lib/connect_errors.h"
+#include "lib/connect_request.h"
 #include "lib/connect_state.h"
-#include "lib/connect_worker.h"
+#include "lib/connect_task.h"
+#include "lib/registry.h"
 #include "lib/socket_ops.h"
 #include "lib/system_resolver.h"
 #include "lib/thread.h"
@@ -23,70 +25,11 @@ namespace tether {
 namespace internal {
 namespace {
 
-constexpr size_t kMaxHostLength = 255;
 // tbb::concurrent_bounded_queue takes a ptrdiff_t capacity; far more than
 // any process can hold anyway.
 constexpr size_t kMaxQueued = size_t{1} << 30;
 constexpr size_t kMinStack = 64 * 1024;
 constexpr size_t kTimerStack = 128 * 1024;
-
-// `value`, quoted and escaped, cut to 64 bytes: safe to put in a message.
-std::string Quote(absl::string_view value) {
-  std::string q = absl::CEscape(value.substr(0, 64));
-  return absl::StrCat("\"", q, value.size() > 64 ? "...\"" : "\"");
-}
-
-absl::Status CheckHost(absl::string_view host) {
-  if (host.empty()) return absl::InvalidArgumentError("host is empty");
-  if (host.find('\0') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("host contains a NUL byte: ", Quote(host)));
-  }
-  if (host.size() > kMaxHostLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("host is too long (", host.size(), " bytes, at most ",
-                     kMaxHostLength, "): ", Quote(host)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckDuration(absl::string_view name, absl::Duration d,
-                           bool zero_ok) {
-  if (d > absl::ZeroDuration() || (zero_ok && d == absl::ZeroDuration())) {
-    return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(name, " must be ", zero_ok ? "non-negative" : "positive",
-                   ", got ", absl::FormatDuration(d)));
-}
-
-// Validates `options` and fills `request`'s local and timing fields.
-absl::Status CheckOptions(const ConnectOptions& options,
-                          ConnectRequest* request) {
-  absl::Status s =
-      CheckDuration("attempt_timeout", options.attempt_timeout, false);
-  if (s.ok()) s = CheckDuration("timeout", options.timeout, false);
-  if (s.ok()) {
-    s = CheckDuration("happy_eyeballs_delay", options.happy_eyeballs_delay,
-                      true);
-  }
-  if (!s.ok() || options.local_address.empty()) return s;
-  absl::StatusOr<SocketAddress> local =
-      SocketAddress::Parse(options.local_address, options.local_port);
-  if (!local.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad local_address ", Quote(options.local_address),
-                     ": not a numeric IP address"));
-  }
-  if ((options.family == Family::kIPv4 && local->family() != AF_INET) ||
-      (options.family == Family::kIPv6 && local->family() != AF_INET6)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("local_address ", Quote(options.local_address),
-                     " does not match the requested family"));
-  }
-  request->local_address = *local;
-  return absl::OkStatus();
-}
 
 ConnectorOptions Clamp(ConnectorOptions o) {
   o.max_workers = std::max(o.max_workers, 1);
@@ -104,14 +47,26 @@ ConnectorOptions Clamp(ConnectorOptions o) {
   return o;
 }
 
+// Whether a numeric host skips the resolver: with the default resolver,
+// which would only echo it back.
+bool NumericSkipsResolver(const ConnectorOptions& o) {
+  return o.resolver == nullptr || o.resolver == Resolver::Default();
+}
+
+absl::Status ShuttingDown(const ConnectState& state) {
+  return CancelledError(state.target(), "(connector is shutting down)");
+}
+
 }  // namespace
 
 class ConnectorImpl {
  public:
   explicit ConnectorImpl(ConnectorOptions options)
-      : options_(Clamp(std::move(options))),
+      : numeric_skips_resolver_(NumericSkipsResolver(options)),
+        options_(Clamp(std::move(options))),
         core_(std::make_shared<ConnectorCore>(options_.socket_ops,
                                               options_.worker_stack_size)),
+        registry_(options_.socket_ops),
         timer_(options_.socket_ops, kTimerStack),
         pool_(WorkerPool::Options{options_.max_workers,
                                   options_.worker_stack_size, kMaxQueued,
@@ -133,19 +88,35 @@ class ConnectorImpl {
   // its on_complete destroy the Connector, before the call returns).
   static std::shared_ptr<ConnectorImpl> Create(ConnectorOptions options);
 
-  // Starts a connect on a worker. With `inline_ok`, runs it on the calling
-  // thread instead when the host resolves without blocking (ConnectAndWait:
-  // the caller blocks anyway, so a hand-off would only add latency).
-  std::shared_ptr<Socket> Connect(absl::string_view host, uint16_t port,
-                                  ConnectOptions options, bool inline_ok);
+  // Starts a connect on a worker.
+  std::shared_ptr<Socket> Connect(const Destination& destination,
+                                  ConnectOptions options);
+  // ConnectAndWait(): when the address is known without resolving, connects
+  // on the calling thread, which blocks anyway (a hand-off would only add
+  // latency); otherwise like Connect().
+  std::shared_ptr<Socket> ConnectHere(const Destination& destination,
+                                      ConnectOptions options);
   ConnectorStats stats() const;
 
  private:
-  std::shared_ptr<Socket> NewSocket(ConnectOptions& options);
-  // Completes `socket` with `status` and runs its on_complete on this
-  // thread, unless a canceller took it over. Returns `socket`.
-  std::shared_ptr<Socket> Fail(std::shared_ptr<Socket> socket,
-                               absl::Status status);
+  // A new Socket and its request; `request` is null when the socket is
+  // complete already (bad input, shutting down).
+  struct Begun {
+    std::shared_ptr<Socket> socket;
+    std::shared_ptr<const ConnectRequest> request;
+  };
+  Begun Begin(const Destination& destination, ConnectOptions options);
+  // Completes `socket` (not registered) with `status` and runs its
+  // on_complete on this thread, unless a canceller took it over.
+  void Fail(const std::shared_ptr<Socket>& socket, absl::Status status);
+  // Registers the socket and schedules its deadline: its task, or null
+  // when the socket completed instead.
+  std::unique_ptr<ConnectTask> NewTask(
+      const std::shared_ptr<Socket>& socket,
+      std::shared_ptr<const ConnectRequest> request);
+  // Hands the connect to the pool.
+  void Queue(const std::shared_ptr<Socket>& socket,
+             std::shared_ptr<const ConnectRequest> request);
   // Takes one of max_queued slots; false when none is left.
   bool ReserveSlot();
   uint64_t ScheduleDeadline(const std::shared_ptr<Socket>& socket,
@@ -153,6 +124,8 @@ class ConnectorImpl {
   void ScheduleReaper();
   void Reap();
 
+  // Before options_, which is initialized from the moved-from options.
+  const bool numeric_skips_resolver_;
   const ConnectorOptions options_;
   const std::shared_ptr<ConnectorCore> core_;  // shared with every Socket
   Registry registry_;
@@ -168,12 +141,6 @@ class ConnectorImpl {
   std::atomic<bool> reaper_scheduled_{false};
   int idle_at_last_reap_ = 0;  // only Reap() (the timer thread) uses it
 };
-
-namespace {
-absl::Status ShuttingDown() {
-  return CancelledStatus("connector is shutting down");
-}
-}  // namespace
 
 void ConnectorImpl::Shutdown() {
   closing_.store(true, std::memory_order_relaxed);
@@ -209,25 +176,39 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
       });
 }
 
-std::shared_ptr<Socket> ConnectorImpl::NewSocket(ConnectOptions& options) {
+ConnectorImpl::Begun ConnectorImpl::Begin(const Destination& destination,
+                                          ConnectOptions options) {
+  core_->counters.submitted.fetch_add(1, std::memory_order_relaxed);
+  absl::AnyInvocable<void(Socket&)> on_complete =
+      std::move(options.on_complete);
+  std::shared_ptr<CompletionQueue> queue = std::move(options.completion_queue);
+  absl::StatusOr<ConnectRequest> request =
+      MakeRequest(destination, std::move(options), numeric_skips_resolver_);
   auto socket = std::make_shared<Socket>(SocketKey{});
   socket->state_ = std::make_unique<ConnectState>(
-      socket, options_.socket_ops, core_, std::move(options.on_complete),
-      std::move(options.completion_queue));
-  return socket;
+      socket, options_.socket_ops, core_,
+      request.ok() ? request->target : std::string(), std::move(on_complete),
+      std::move(queue));
+  if (!request.ok()) {
+    Fail(socket, request.status());
+  } else if (closing_.load(std::memory_order_relaxed)) {
+    Fail(socket, ShuttingDown(*socket->state_));
+  } else {
+    return {std::move(socket),
+            std::make_shared<const ConnectRequest>(*std::move(request))};
+  }
+  return {std::move(socket), nullptr};
 }
 
-std::shared_ptr<Socket> ConnectorImpl::Fail(std::shared_ptr<Socket> socket,
-                                            absl::Status status) {
+void ConnectorImpl::Fail(const std::shared_ptr<Socket>& socket,
+                         absl::Status status) {
   ConnectState& state = *socket->state_;
   if (state.Claim()) {
     state.PublishFailure(std::move(status));  // Counted there.
-    registry_.Remove(&state);
     // On the caller's thread, as documented. Last: it may destroy the
     // Connector.
     state.RunCallbackOnce();
   }
-  return socket;
 }
 
 bool ConnectorImpl::ReserveSlot() {
@@ -240,76 +221,78 @@ bool ConnectorImpl::ReserveSlot() {
   return false;
 }
 
-std::shared_ptr<Socket> ConnectorImpl::Connect(absl::string_view host,
-                                               uint16_t port,
-                                               ConnectOptions options,
-                                               bool inline_ok) {
-  core_->counters.submitted.fetch_add(1, std::memory_order_relaxed);
-  std::shared_ptr<Socket> socket = NewSocket(options);
-  if (closing_.load(std::memory_order_relaxed)) {
-    return Fail(std::move(socket), ShuttingDown());
-  }
-  ConnectRequest request;
-  absl::Status valid = CheckHost(host);
-  if (valid.ok() && port == 0) {
-    valid =
-        absl::InvalidArgumentError("port 0 is not a valid destination port");
-  }
-  if (valid.ok()) valid = CheckOptions(options, &request);
-  if (!valid.ok()) return Fail(std::move(socket), std::move(valid));
-  request.host = std::string(host);
-  request.port = port;
-  request.family = options.family;
-  request.local_port = options.local_port;
-  request.attempt_timeout = options.attempt_timeout;
-  request.deadline = absl::Now() + options.timeout;
-  request.happy_eyeballs_delay = options.happy_eyeballs_delay;
-  request.tcp_nodelay = options.tcp_nodelay;
+std::unique_ptr<ConnectTask> ConnectorImpl::NewTask(
+    const std::shared_ptr<Socket>& socket,
+    std::shared_ptr<const ConnectRequest> request) {
   ConnectState& state = *socket->state_;
-  const bool here = inline_ok && ResolvesInstantly(*options_.resolver, host);
-  if (!here) {
-    if (!ReserveSlot()) {
-      return Fail(std::move(socket),
-                  absl::ResourceExhaustedError(
-                      absl::StrCat("too many queued connects (max_queued ",
-                                   options_.max_queued, ")")));
-    }
-    state.MarkQueued();
-  }
   // From here ~Connector cancels it (and Close() or the deadline may).
-  if (!registry_.Add(&state)) return Fail(std::move(socket), ShuttingDown());
-  uint64_t timer_id = ScheduleDeadline(socket, request);
-  if (timer_id == 0 && request.deadline != absl::InfiniteFuture()) {
-    return Fail(std::move(socket),
-                closing_.load(std::memory_order_relaxed)
-                    ? ShuttingDown()
-                    : absl::ResourceExhaustedError(
-                          "cannot start the timer thread for the timeout"));
+  if (!registry_.Add(&state)) {
+    Fail(socket, ShuttingDown(state));
+    return nullptr;
   }
-  auto task =
-      std::make_unique<ConnectTask>(env_, socket, std::move(request), &state);
-  task->set_timer_id(timer_id);
-  if (here) {
-    task->Run();  // Interruptible by Close(), the deadline and ~Connector.
-    return socket;
+  const uint64_t timer_id = ScheduleDeadline(socket, *request);
+  const bool no_timer =
+      timer_id == 0 && request->deadline != absl::InfiniteFuture();
+  auto task = std::make_unique<ConnectTask>(env_, socket, state,
+                                            std::move(request), timer_id);
+  if (no_timer) {
+    task->Fail(closing_.load(std::memory_order_relaxed)
+                   ? ShuttingDown(state)
+                   : absl::ResourceExhaustedError(
+                         "cannot start the timer thread for the timeout"));
+    return nullptr;
   }
+  return task;
+}
+
+void ConnectorImpl::Queue(const std::shared_ptr<Socket>& socket,
+                          std::shared_ptr<const ConnectRequest> request) {
+  if (!ReserveSlot()) {
+    Fail(socket, absl::ResourceExhaustedError(
+                     absl::StrCat("too many queued connects (max_queued ",
+                                  options_.max_queued, ")")));
+    return;
+  }
+  socket->state_->MarkQueued();
+  std::unique_ptr<ConnectTask> task = NewTask(socket, std::move(request));
+  if (task == nullptr) return;
+  ConnectTask& queued = *task;
   std::unique_ptr<Task> base = std::move(task);
-  absl::Status queued = pool_.Submit(&base);
-  if (!queued.ok()) {
-    if (timer_id != 0) timer_.Cancel(timer_id);
-    return Fail(std::move(socket), queued.code() == absl::StatusCode::kCancelled
-                                       ? ShuttingDown()
-                                       : std::move(queued));
+  absl::Status s = pool_.Submit(&base);
+  if (!s.ok()) {  // `base` still owns the task.
+    queued.Fail(s.code() == absl::StatusCode::kCancelled
+                    ? ShuttingDown(*socket->state_)
+                    : std::move(s));
+    return;
   }
   ScheduleReaper();
-  return socket;
+}
+
+std::shared_ptr<Socket> ConnectorImpl::Connect(const Destination& destination,
+                                               ConnectOptions options) {
+  Begun begun = Begin(destination, std::move(options));
+  if (begun.request != nullptr) Queue(begun.socket, std::move(begun.request));
+  return std::move(begun.socket);
+}
+
+std::shared_ptr<Socket> ConnectorImpl::ConnectHere(
+    const Destination& destination, ConnectOptions options) {
+  Begun begun = Begin(destination, std::move(options));
+  if (begun.request == nullptr) return std::move(begun.socket);
+  if (!begun.request->address.has_value()) {  // A resolver may block.
+    Queue(begun.socket, std::move(begun.request));
+  } else if (std::unique_ptr<ConnectTask> task =
+                 NewTask(begun.socket, std::move(begun.request))) {
+    task->Run();  // Interruptible by Close(), the deadline and ~Connector.
+  }
+  return std::move(begun.socket);
 }
 
 uint64_t ConnectorImpl::ScheduleDeadline(const std::shared_ptr<Socket>& socket,
                                          const ConnectRequest& request) {
   if (request.deadline == absl::InfiniteFuture()) return 0;
   std::weak_ptr<Socket> weak = socket;
-  absl::Status status = DeadlineStatus(request);
+  absl::Status status = DeadlineError(request.target);
   return timer_.Schedule(request.deadline, [weak, status] {
     // Publishes on time even if the worker is stuck, and nothing more:
     // on_complete runs on the socket's worker, or on the CallbackThread
@@ -369,20 +352,25 @@ Connector::~Connector() {
   impl_->Shutdown();
 }
 
-std::shared_ptr<Socket> Connector::Connect(absl::string_view host,
-                                           uint16_t port,
+std::shared_ptr<Socket> Connector::Connect(absl::string_view host, int port,
                                            ConnectOptions options) {
   // A reference for the call: see ConnectorImpl::Create().
   std::shared_ptr<internal::ConnectorImpl> impl = impl_;
-  return impl->Connect(host, port, std::move(options), /*inline_ok=*/false);
+  return impl->Connect({host, port}, std::move(options));
+}
+
+std::shared_ptr<Socket> Connector::Connect(const SocketAddress& address,
+                                           ConnectOptions options) {
+  std::shared_ptr<internal::ConnectorImpl> impl = impl_;  // for the call
+  return impl->Connect({{}, 0, &address}, std::move(options));
 }
 
 absl::StatusOr<std::shared_ptr<Socket>> Connector::ConnectAndWait(
-    absl::string_view host, uint16_t port, ConnectOptions options) {
+    absl::string_view host, int port, ConnectOptions options) {
   std::shared_ptr<Socket> socket;
   {
     std::shared_ptr<internal::ConnectorImpl> impl = impl_;  // for the call
-    socket = impl->Connect(host, port, std::move(options), /*inline_ok=*/true);
+    socket = impl->ConnectHere({host, port}, std::move(options));
   }
   while (!socket->Wait(absl::InfiniteDuration())) {
   }

@@ -7,9 +7,10 @@
 // addresses by alternating families, IPv6 first (section 4), and (3) starts
 // the first address at once and each next one when the previous attempt
 // failed or the Connection Attempt Delay (happy_eyeballs_delay) passed
-// without a result (section 5). Each attempt is a blocking connect() on its
-// own worker (ConnectOne). The first to connect publishes the socket and
-// shuts down the others' descriptors, which wakes their connect() calls.
+// without a result (section 5). Each attempt runs on its own worker
+// (RunAttempt, lib/attempt.h: a non-blocking connect() and a poll() that
+// blocks that worker). The first to connect publishes the socket and shuts
+// down the others' descriptors, which wakes their poll() calls.
 //
 // The coordinator sleeps on a Waiter that fires when an answer or an
 // attempt result arrives, and when the socket is published (connected,
@@ -17,16 +18,20 @@
 // under Race::mu_. When the pool cannot start a worker at once, the
 // coordinator does the work itself (the race degrades to one at a time).
 
-#include <cerrno>
+#include "lib/happy_eyeballs.h"
+
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "lib/connect_worker.h"
+#include "lib/attempt.h"
+#include "lib/mutex.h"
+#include "lib/worker_pool.h"
 
 namespace tether {
 namespace internal {
@@ -62,15 +67,16 @@ class SubTask final : public Task {
 
 class Race {
  public:
-  Race(const ConnectEnv& env, const ConnectRequest& request,
+  Race(const ConnectEnv& env, std::shared_ptr<const ConnectRequest> request,
        std::shared_ptr<Socket> socket, ConnectState& state)
       : env_(env),
-        request_(request),
+        request_ptr_(std::move(request)),
+        request_(*request_ptr_),
         socket_(std::move(socket)),
         state_(state),
         shared_(std::make_shared<RaceShared>()) {}
 
-  void Run(std::optional<std::vector<SocketAddress>> addresses);
+  void Run();
 
  private:
   void StartResolution(int family);
@@ -85,6 +91,7 @@ class Race {
   void Fail();
 
   const ConnectEnv& env_;
+  const std::shared_ptr<const ConnectRequest> request_ptr_;  // for attempts
   const ConnectRequest& request_;
   const std::shared_ptr<Socket> socket_;
   ConnectState& state_;
@@ -98,25 +105,17 @@ class Race {
   int in_flight_ = 0;      // copy of shared_->in_flight
 };
 
-void Race::Run(std::optional<std::vector<SocketAddress>> addresses) {
+void Race::Run() {
   if (!state_.AddWaiter(&shared_->wake)) return;
-  if (addresses.has_value()) {
-    // Start with the family of the resolver's first choice.
-    last_family_ = addresses->front().family() == AF_INET6 ? kV4 : kV6;
-    MutexLock lock(&shared_->mu);
-    shared_->answers[kV6] = std::vector<SocketAddress>{};
-    shared_->answers[kV4] = *std::move(addresses);  // Ordered as given.
-  } else {
-    StartResolution(kV6);
-    StartResolution(kV4);
-  }
+  StartResolution(kV6);
+  StartResolution(kV4);
   absl::Time next_start = absl::InfinitePast();
   while (!PublishIfPastDeadline(request_, state_)) {
     const absl::Time now = absl::Now();
     absl::Time wake = std::min(Absorb(now), request_.deadline);
     if (in_flight_ == 0 || now >= next_start) {
       if (std::optional<SocketAddress> a = Next()) {
-        next_start = StartAttempt(*a) + request_.happy_eyeballs_delay;
+        next_start = StartAttempt(*a) + request_.options.happy_eyeballs_delay;
         continue;
       }
       if (in_flight_ == 0 && ResolutionDone()) {
@@ -135,13 +134,13 @@ void Race::Run(std::optional<std::vector<SocketAddress>> addresses) {
 void Race::StartResolution(int family) {
   std::shared_ptr<RaceShared> shared = shared_;
   Resolver* resolver = env_.resolver;
-  std::string host = request_.host;
-  uint16_t port = request_.port;
-  Spawn([shared, resolver, host, port, family](bool run) {
+  std::shared_ptr<const ConnectRequest> request = request_ptr_;
+  Spawn([shared, resolver, request, family](bool run) {
+    // Not run: the pool stops, and ~Connector published kCancelled.
     absl::StatusOr<std::vector<SocketAddress>> answer =
-        run ? resolver->Resolve(host, port,
+        run ? resolver->Resolve(request->host, request->port,
                                 family == kV6 ? Family::kIPv6 : Family::kIPv4)
-            : CancelledStatus("resolution cancelled: Connector destroyed");
+            : CancelledError(request->target, "by ~Connector");
     {
       MutexLock lock(&shared->mu);
       shared->answers[family] = std::move(answer);
@@ -161,12 +160,12 @@ absl::Time Race::StartAttempt(const SocketAddress& address) {
   std::shared_ptr<RaceShared> shared = shared_;
   std::shared_ptr<Socket> socket = socket_;
   ConnectEnv env = env_;
-  ConnectRequest request = request_;
+  std::shared_ptr<const ConnectRequest> request = request_ptr_;
   ConnectState* state = &state_;
   Spawn([shared, socket, env, request, state, address, attempt](bool run) {
     // Never started (the pool stops): ~Connector published kCancelled
     // before, which ended this attempt as kCancelled (issue 12, item 12).
-    if (run) ConnectAttempt(env, request, *state, address, attempt);
+    if (run) RunAttempt(env, *request, *state, address, attempt);
     {
       MutexLock lock(&shared->mu);
       --shared->in_flight;
@@ -207,7 +206,7 @@ absl::Time Race::Absorb(absl::Time now) {
       continue;
     }
     absl::StatusOr<std::vector<SocketAddress>> usable =
-        FilterForLocal(request_, *answer);
+        UsableAddresses(request_, *answer);
     if (!usable.ok()) continue;
     for (const SocketAddress& a : *usable) {
       queue_[a.family() == AF_INET6 ? kV6 : kV4].push_back(a);
@@ -229,11 +228,11 @@ std::optional<SocketAddress> Race::Next() {
 bool Race::ResolutionDone() const { return absorbed_[kV6] && absorbed_[kV4]; }
 
 void Race::Fail() {
-  if (PublishIfPastDeadline(request_, state_)) return;  // see ConnectSerial
   if (!state_.attempts().empty()) {
-    PublishAllFailed(request_, state_);
+    PublishFailed(request_, state_);
     return;
   }
+  if (PublishIfPastDeadline(request_, state_)) return;
   // Nothing to try: report the resolution failure (IPv4's first).
   for (int f : {kV4, kV6}) {
     if (resolve_error_[f].has_value()) {
@@ -241,22 +240,18 @@ void Race::Fail() {
       return;
     }
   }
-  state_.PublishFailure(
-      request_.local_address.has_value()
-          ? absl::InvalidArgumentError(absl::StrCat(
-                "local_address ", request_.local_address->ip(), " and \"",
-                request_.host, "\" have no family in common"))
-          : absl::NotFoundError(
-                absl::StrCat("resolve \"", request_.host, "\": no addresses")));
+  // Both families answered, with nothing usable.
+  state_.PublishFailure(UsableAddresses(request_, {}).status());
 }
 
 }  // namespace
 
-void RunRace(const ConnectEnv& env, const ConnectRequest& request,
-             const std::shared_ptr<Socket>& socket, ConnectState& state,
-             std::optional<std::vector<SocketAddress>> addresses) {
+void ResolveAndRace(const ConnectEnv& env,
+                    const std::shared_ptr<const ConnectRequest>& request,
+                    const std::shared_ptr<Socket>& socket,
+                    ConnectState& state) {
   Race race(env, request, socket, state);
-  race.Run(std::move(addresses));
+  race.Run();
 }
 
 }  // namespace internal

@@ -27,12 +27,18 @@ absl::Status PosixError(absl::string_view context, int err) {
 absl::Status ErrnoStatus(int err, absl::string_view message) {
   // errno 0 is no error code at all (e.g. EAI_SYSTEM with errno unset): a
   // failure must never become an OK status.
-  absl::Status status(
-      err == 0 ? absl::StatusCode::kUnknown : absl::ErrnoToStatusCode(err),
-      message);
+  return WithErrno(absl::Status(err == 0 ? absl::StatusCode::kUnknown
+                                         : absl::ErrnoToStatusCode(err),
+                                message),
+                   err);
+}
+
+absl::Status WithErrno(absl::Status status, int err) {
   status.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
   return status;
 }
+
+void DropErrno(absl::Status& status) { status.ErasePayload(kErrnoPayload); }
 
 int ErrnoOf(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kErrnoPayload);

@@ -19,8 +19,15 @@ absl::Status PosixError(absl::string_view context, int err);
 // `err` like PosixError().
 absl::Status ErrnoStatus(int err, absl::string_view message);
 
+// `status` (not OK), carrying `err` like PosixError(); its code unchanged.
+absl::Status WithErrno(absl::Status status, int err);
+
 // The errno a PosixError() status carries; 0 for any other status.
 int ErrnoOf(const absl::Status& status);
+
+// Drops the errno `status` carries, for a status users see (ToString()
+// would show it as a payload): the errno goes to Socket::error_code().
+void DropErrno(absl::Status& status);
 
 // "ECONNREFUSED" for ECONNREFUSED; "E?" when unknown.
 const char* ErrnoName(int err);

@@ -161,8 +161,7 @@ absl::Status Socket::Close(Direction direction) {
 
 absl::Status Socket::Close() {
   if (connecting()) {
-    state_->Cancel(
-        internal::ErrnoStatus(ECANCELED, "connect cancelled by Close()"));
+    state_->Cancel(internal::CancelledError(state_->target(), "by Close()"));
   }
   const ConnectResult* r = Load();  // Complete now, by us or by the worker.
   if (r->stream == nullptr) {

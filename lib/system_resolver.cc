@@ -22,9 +22,11 @@ absl::string_view StripBrackets(absl::string_view host) {
   return host;
 }
 
+// Whether `af` is an IP family `family` allows (getaddrinfo() may answer
+// anything, even AF_UNIX).
 bool FamilyMatches(int af, Family family) {
-  return family == Family::kAny || (family == Family::kIPv4 && af == AF_INET) ||
-         (family == Family::kIPv6 && af == AF_INET6);
+  return (af == AF_INET && family != Family::kIPv6) ||
+         (af == AF_INET6 && family != Family::kIPv4);
 }
 
 int ToAf(Family family) {
@@ -70,9 +72,7 @@ class SystemResolver final : public Resolver {
   absl::StatusOr<std::vector<SocketAddress>> Resolve(absl::string_view host,
                                                      uint16_t port,
                                                      Family family) override {
-    absl::StatusOr<SocketAddress> numeric =
-        SocketAddress::Parse(StripBrackets(host), port);
-    if (numeric.ok()) {
+    if (std::optional<SocketAddress> numeric = ParseNumericHost(host, port)) {
       if (!FamilyMatches(numeric->family(), family)) {
         return std::vector<SocketAddress>{};
       }
@@ -115,9 +115,12 @@ std::shared_ptr<Resolver> NewSystemResolver(SocketOps* ops) {
   return std::make_shared<SystemResolver>(ops);
 }
 
-bool ResolvesInstantly(const Resolver& resolver, absl::string_view host) {
-  return dynamic_cast<const SystemResolver*>(&resolver) != nullptr &&
-         SocketAddress::Parse(StripBrackets(host), 0).ok();
+std::optional<SocketAddress> ParseNumericHost(absl::string_view host,
+                                              uint16_t port) {
+  absl::StatusOr<SocketAddress> a =
+      SocketAddress::Parse(StripBrackets(host), port);
+  if (!a.ok()) return std::nullopt;
+  return *a;
 }
 
 }  // namespace internal

@@ -3,7 +3,9 @@
 #ifndef TETHER_LIB_SYSTEM_RESOLVER_H_
 #define TETHER_LIB_SYSTEM_RESOLVER_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/string_view.h"
 #include "lib/socket_ops.h"
@@ -17,9 +19,10 @@ namespace internal {
 // family and length. Thread-safe. `ops` must outlive it.
 std::shared_ptr<Resolver> NewSystemResolver(SocketOps* ops);
 
-// Whether `resolver` is a system resolver and `host` numeric, so that
-// resolving cannot block (the connector then resolves inline).
-bool ResolvesInstantly(const Resolver& resolver, absl::string_view host);
+// `host` as an address when it is numeric ("127.0.0.1", "::1", "[::1]"),
+// as the system resolver would answer it without a lookup.
+std::optional<SocketAddress> ParseNumericHost(absl::string_view host,
+                                              uint16_t port);
 
 }  // namespace internal
 }  // namespace tether

@@ -58,9 +58,16 @@ TEST(SocketAddressTest, RoundTripsThroughSockaddr) {
 TEST(SocketAddressTest, FromSockaddrRejectsShortAndForeignAddresses) {
   SocketAddress a = *SocketAddress::Parse("127.0.0.1", 9);
   EXPECT_FALSE(SocketAddress::FromSockaddr(a.data(), 4).ok());
-  sockaddr unix_addr = {};
-  unix_addr.sa_family = AF_UNIX;
-  EXPECT_FALSE(SocketAddress::FromSockaddr(&unix_addr, sizeof(unix_addr)).ok());
+  sockaddr foreign = {};
+  foreign.sa_family = AF_PACKET;
+  EXPECT_FALSE(SocketAddress::FromSockaddr(&foreign, sizeof(foreign)).ok());
+  sockaddr_un too_long = {};
+  too_long.sun_family = AF_UNIX;
+  EXPECT_FALSE(
+      SocketAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&too_long),
+                                  sizeof(too_long) + 1)
+          .ok());
+  EXPECT_FALSE(SocketAddress::FromSockaddr(a.data(), 1).ok());
   EXPECT_FALSE(SocketAddress::FromSockaddr(nullptr, 0).ok());
 }
 

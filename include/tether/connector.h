@@ -17,7 +17,14 @@
 //
 // Which error wins: when every address fails, error() reports the FIRST
 // attempt's errno (Go's rule), and its message names every address tried with
-// its error.
+// its error. Every failure message has one shape, Go's OpError: the
+// operation, the target once, then the cause:
+//
+//   connect 127.0.0.1:22: Connection refused
+//   connect "db.internal": [::1]:5432: Connection refused; 10.0.0.7:5432: ...
+//   connect /run/app.sock: No such file or directory
+//
+// The errno is error_code(), not part of the text.
 //
 // Thread safety: a Connector is safe for concurrent use from any number of
 // threads without external synchronization. It may be destroyed while
@@ -33,10 +40,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -71,9 +80,25 @@ struct ConnectorOptions {
   internal::SocketOps* socket_ops = nullptr;
 };
 
+// TCP keepalive probes on the connected socket (SO_KEEPALIVE, TCP_KEEPIDLE,
+// TCP_KEEPINTVL, TCP_KEEPCNT). Off by default, like the kernel's default.
+// Times are rounded up to whole seconds; each must be in (0, 32767 s], and
+// count in [1, 127] (Linux's bounds), else kInvalidArgument.
+struct KeepAlive {
+  bool enabled = false;
+  absl::Duration idle = absl::Seconds(15);      // quiet time before probing
+  absl::Duration interval = absl::Seconds(15);  // between probes
+  int count = 9;  // unanswered probes before the connection is dropped
+};
+
 struct ConnectOptions {
-  std::string local_address;  // bind before connect (Tcl -myaddr); "" = any
-  uint16_t local_port = 0;    // Tcl -myport; 0 = any
+  // Bind before connect (Tcl -myaddr); "" = any. A numeric IP address; a
+  // family that cannot reach a numeric host (or the requested family) is
+  // kInvalidArgument from Connect(). With local_port 0 the port is chosen
+  // by connect(), not bind() (IP_BIND_ADDRESS_NO_PORT), so one local
+  // address can reach many destinations without exhausting its ports.
+  std::string local_address;
+  uint16_t local_port = 0;  // Tcl -myport; 0 = any
   // Which address families to use; kAny races both (Happy Eyeballs).
   Family family = Family::kAny;
   // Per address: an attempt still pending after this is kTimedOut
@@ -82,12 +107,29 @@ struct ConnectOptions {
   // The whole connect, resolution included: kDeadlineExceeded (ETIMEDOUT),
   // published on time even if a resolver or connect() is stuck.
   absl::Duration timeout = absl::InfiniteDuration();
+  // The same, as an absolute time; the earlier of `deadline` and
+  // Connect()'s time + `timeout` wins. One already past times out at once.
+  absl::Time deadline = absl::InfiniteFuture();
   // RFC 8305 Connection Attempt Delay: start the next address when the
   // current one has neither succeeded nor failed after this long. 0 tries
   // one address at a time, in order.
   absl::Duration happy_eyeballs_delay = absl::Milliseconds(250);
-  // Sets TCP_NODELAY on the connected socket (Nagle off).
+  // Sets TCP_NODELAY on the socket (Nagle off). IP only, like `keepalive`
+  // and `bind_interface`: a Unix-domain connect ignores them.
   bool tcp_nodelay = false;
+  KeepAlive keepalive;
+  // SO_BINDTODEVICE: only this interface ("eth0") is used; "" = any. An
+  // interface that does not exist fails each attempt with ENODEV, one the
+  // process may not bind to (it needs CAP_NET_RAW) with EPERM; the message
+  // names the interface. At most 15 bytes.
+  std::string bind_interface;
+  // Runs on a library thread for every attempt, after socket() and the
+  // options above and before bind() and connect(), possibly for several
+  // attempts at once (Happy Eyeballs). Set any option on `fd` there; never
+  // close it. A non-OK result fails that attempt with that status (its
+  // code, and "control: " and its message; recorded in attempts() with its
+  // errno, or ECONNABORTED). Must not throw.
+  std::function<absl::Status(int fd, const SocketAddress& target)> control;
   // Runs exactly once per socket, after its final state is published: on a
   // library thread with worker_stack_size of stack (the socket's worker, or
   // the Connector's callback thread for a socket cancelled or timed out
@@ -134,13 +176,21 @@ class Connector {
   // Starts connecting to `host` (a name or a numeric address) on `port` and
   // returns at once; never blocks on the network and never resolves on this
   // thread. Bad arguments (empty, over-long (> 255 bytes) or NUL-containing
-  // host, port 0, an unparsable local_address or one of the wrong family,
-  // a non-positive timeout or attempt_timeout, a negative
-  // happy_eyeballs_delay) give a Socket already complete with
-  // kInvalidArgument naming the bad value. Never returns null.
+  // host, a port outside [1, 65535], an unparsable local_address, or one
+  // whose family the requested family or a numeric host rules out, a
+  // non-positive timeout or attempt_timeout, a negative
+  // happy_eyeballs_delay, keepalive values out of range, an over-long
+  // bind_interface) give a Socket already complete with kInvalidArgument
+  // naming the bad value. Never returns null.
   // `options` is move-only (it owns on_complete): make one per call.
   [[nodiscard]] std::shared_ptr<Socket> Connect(absl::string_view host,
-                                                uint16_t port,
+                                                int port,
+                                                ConnectOptions options = {});
+
+  // Connects to exactly `address` (IPv4, IPv6 or Unix-domain, see
+  // SocketAddress::Unix()): no resolution, one attempt. Otherwise like
+  // Connect() above; an empty address, or port 0, is kInvalidArgument.
+  [[nodiscard]] std::shared_ptr<Socket> Connect(const SocketAddress& address,
                                                 ConnectOptions options = {});
 
   // Connect(), then Wait(). Returns the socket when it connected, otherwise
@@ -150,7 +200,7 @@ class Connector {
   // (also when the timeout fires). Timeouts, Close() from another thread and
   // ~Connector (from any thread, also meanwhile) still interrupt it.
   [[nodiscard]] absl::StatusOr<std::shared_ptr<Socket>> ConnectAndWait(
-      absl::string_view host, uint16_t port, ConnectOptions options = {});
+      absl::string_view host, int port, ConnectOptions options = {});
 
   // A snapshot of the counters; each is read separately (relaxed), so they
   // need not add up exactly while connects are running. A socket is counted

@@ -257,6 +257,7 @@ void FaultInjectingSocketOps::NoteClosed(int fd) {
   // Called before the real close(): once the number is released another
   // thread's socket() may get it at once.
   std::lock_guard<std::mutex> lock(mu_);
+  if (eventfds_.erase(fd) != 0) return;
   auto it = open_.find(fd);
   if (it == open_.end()) {
     ++stray_;
@@ -269,6 +270,15 @@ void FaultInjectingSocketOps::NoteClosed(int fd) {
 
 // ---------------------------------------------------------------------------
 // The calls.
+
+int FaultInjectingSocketOps::EventFd(unsigned int initval, int flags) {
+  const int fd = target()->EventFd(initval, flags);
+  if (fd >= 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    eventfds_.insert(fd);
+  }
+  return fd;
+}
 
 int FaultInjectingSocketOps::Socket(int domain, int type, int protocol) {
   CallInfo info;

@@ -182,6 +182,9 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
 
   // internal::SocketOps
   int Socket(int domain, int type, int protocol) override;
+  // Not a socket: tracked apart, so its close() is not a stray one and it
+  // counts in no socket counter.
+  int EventFd(unsigned int initval, int flags) override;
   int Bind(int fd, const sockaddr* addr, socklen_t len) override;
   int Connect(int fd, const sockaddr* addr, socklen_t len) override;
   int Poll(pollfd* fds, nfds_t nfds, int timeout_ms) override;
@@ -223,6 +226,7 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   std::map<Call, BeforeFilter> before_;
   std::map<Call, AfterFilter> after_;
   std::map<int, size_t> open_;    // fd -> index into close_calls_
+  std::set<int> eventfds_;        // made by EventFd(), still open
   std::vector<int> close_calls_;  // per socket made
   int64_t opened_ = 0;
   int64_t closed_ = 0;

@@ -1,0 +1,62 @@
+#include "lib/registry.h"
+
+#include <sys/eventfd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <utility>
+
+#include "lib/connect_errors.h"
+
+namespace tether {
+namespace internal {
+
+Registry::Registry(SocketOps* ops)
+    : ops_(ops), cancel_fd_(ops->EventFd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+Registry::~Registry() {
+  if (cancel_fd_ >= 0) ops_->Close(cancel_fd_);
+}
+
+bool Registry::Add(ConnectState* state) {
+  MutexLock lock(&mu_);
+  if (closed_) return false;
+  state->registry_index_ = states_.size();
+  states_.push_back(state);
+  return true;
+}
+
+void Registry::Remove(ConnectState* state) {
+  MutexLock lock(&mu_);
+  // After CancelAll() the list is never used again.
+  if (closed_ || state->registry_index_ == ConnectState::kNotRegistered) {
+    return;
+  }
+  ConnectState* last = states_.back();
+  states_[state->registry_index_] = last;
+  last->registry_index_ = state->registry_index_;
+  states_.pop_back();
+  state->registry_index_ = ConnectState::kNotRegistered;
+}
+
+void Registry::CancelAll() {
+  MutexLock lock(&mu_);
+  closed_ = true;
+  // Under mu_: a registered state's Socket is alive until Remove().
+  for (ConnectState* s : states_) {
+    absl::Status status = CancelledError(s->target(), "by ~Connector");
+    if (cancel_fd_ >= 0) {
+      s->PublishFailure(std::move(status));  // The write below wakes them.
+    } else {
+      s->Cancel(std::move(status));  // shutdown() of each descriptor
+    }
+  }
+  if (cancel_fd_ >= 0) {
+    const uint64_t one = 1;
+    while (ops_->Write(cancel_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+}  // namespace internal
+}  // namespace tether

@@ -85,8 +85,8 @@ absl::Status SetOptions(SocketOps* ops, int fd, const ConnectOptions& options,
                  "keepalive.idle");
     }
     if (s.ok()) {
-      s = SetInt(ops, fd, IPPROTO_TCP, TCP_KEEPINTVL,
-                 WholeSeconds(k.interval), "keepalive.interval");
+      s = SetInt(ops, fd, IPPROTO_TCP, TCP_KEEPINTVL, WholeSeconds(k.interval),
+                 "keepalive.interval");
     }
     if (s.ok()) {
       s = SetInt(ops, fd, IPPROTO_TCP, TCP_KEEPCNT, k.count, "keepalive.count");
@@ -163,19 +163,44 @@ int AwaitConnect(SocketOps* ops, int fd, int cancel_fd, absl::Time end) {
   }
 }
 
+// A Unix socket whose listener's backlog is full fails connect() with
+// EAGAIN instead of going on in the background; TCP would retry its SYN. So
+// does this: pauses 1 to 64 ms (doubling), then the caller retries, until
+// `end` or the socket is done (a canceller published: an unconnected Unix
+// socket polls as POLLHUP, so shutdown() cannot wake this; the pause
+// bounds the delay). Returns 0 to retry, else the errno that ends the
+// attempt: ETIMEDOUT, ECANCELED (~Connector's eventfd, or published).
+int AwaitUnixBacklog(SocketOps* ops, const ConnectState& state, int cancel_fd,
+                     absl::Time end, absl::Duration* pause) {
+  const absl::Duration left = end - absl::Now();
+  if (left <= absl::ZeroDuration()) return ETIMEDOUT;
+  pollfd p = {cancel_fd, POLLIN, 0};
+  const int n =
+      ops->Poll(&p, 1, PollTimeout(absl::Now() + std::min(*pause, left)));
+  *pause = std::min(*pause * 2, absl::Milliseconds(64));
+  if (n < 0 && errno != EINTR) return errno;
+  return n > 0 || state.done() ? ECANCELED : 0;
+}
+
 // Connects the non-blocking `fd` to `address` by `end`. EINTR (a connect()
-// interrupted by a signal) goes on in the background like EINPROGRESS; so
-// does a Unix socket's EAGAIN (its listener's backlog is full).
-absl::Status Connect(SocketOps* ops, int fd, int cancel_fd,
-                     const SocketAddress& address, absl::Time end) {
-  if (ops->Connect(fd, address.data(), address.size()) == 0) {
-    return absl::OkStatus();
+// interrupted by a signal) goes on in the background like EINPROGRESS.
+absl::Status Connect(SocketOps* ops, const ConnectState& state, int fd,
+                     int cancel_fd, const SocketAddress& address,
+                     absl::Time end) {
+  absl::Duration pause = absl::Milliseconds(1);
+  for (;;) {
+    if (ops->Connect(fd, address.data(), address.size()) == 0) {
+      return absl::OkStatus();
+    }
+    int err = errno;
+    if (err == EAGAIN && address.family() == AF_UNIX) {
+      err = AwaitUnixBacklog(ops, state, cancel_fd, end, &pause);
+      if (err == 0) continue;
+    } else if (err == EINPROGRESS || err == EINTR) {
+      err = AwaitConnect(ops, fd, cancel_fd, end);
+    }
+    return err == 0 ? absl::OkStatus() : AttemptError(err);
   }
-  int err = errno;
-  if (err == EINPROGRESS || err == EINTR) {
-    err = AwaitConnect(ops, fd, cancel_fd, end);
-  }
-  return err == 0 ? absl::OkStatus() : AttemptError(err);
 }
 
 // The connected socket's names, and its descriptor made blocking again: the
@@ -222,7 +247,7 @@ bool RunAttempt(const ConnectEnv& env, const ConnectRequest& request,
   if (s.ok()) s = RunControl(request.options, fd, address);
   if (s.ok()) s = Bind(ops, fd, request, address);
   if (s.ok()) {
-    s = Connect(ops, fd, env.registry->cancel_fd(), address,
+    s = Connect(ops, state, fd, env.registry->cancel_fd(), address,
                 AttemptEnd(request));
   }
   auto result = std::make_unique<ConnectResult>();

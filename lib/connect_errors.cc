@@ -51,9 +51,9 @@ absl::Status AttemptError(int err, absl::string_view step) {
 
 absl::Status ControlError(const absl::Status& status) {
   const int err = ErrnoOf(status);
-  return WithErrno(absl::Status(status.code(),
-                                absl::StrCat("control: ", status.message())),
-                   err != 0 ? err : ECONNABORTED);
+  return WithErrno(
+      absl::Status(status.code(), absl::StrCat("control: ", status.message())),
+      err != 0 ? err : ECONNABORTED);
 }
 
 absl::Status AllAttemptsFailed(absl::string_view target,

@@ -4,9 +4,9 @@
 //   connect 127.0.0.1:22: connection refused
 //   connect [::1]:22: timed out
 //   connect /run/app.sock: no such file or directory
-//   connect "db.internal": [::1]:5432: connection refused; 10.0.0.7:5432: timed out
-//   connect "db.internal": cancelled by Close()
-//   resolve "db.internal": Name or service not known   (the resolver's own)
+//   connect "db.internal": [::1]:5432: connection refused; 10.0.0.7:5432: timed
+//   out connect "db.internal": cancelled by Close() resolve "db.internal": Name
+//   or service not known   (the resolver's own)
 //
 // The target is the address when it is known without resolving (a numeric
 // host, Connect(SocketAddress)), else the host quoted. The errno goes to

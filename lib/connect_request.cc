@@ -74,8 +74,8 @@ absl::Status CheckInterface(absl::string_view name) {
     return absl::OkStatus();
   }
   return Invalid(absl::StrCat("bad bind_interface ", Quote(name),
-                              ": not an interface name (at most ",
-                              IFNAMSIZ - 1, " bytes, no NUL)"));
+                              ": not an interface name (at most ", IFNAMSIZ - 1,
+                              " bytes, no NUL)"));
 }
 
 bool FamilyAllows(Family family, int af) {
@@ -199,7 +199,8 @@ absl::StatusOr<std::vector<SocketAddress>> UsableAddresses(
   }
   return Invalid(absl::StrCat("local_address ", request.local->ip(), " is ",
                               FamilyName(request.local->family()), " but ",
-                              request.target, " has no address of that family"));
+                              request.target,
+                              " has no address of that family"));
 }
 
 void PublishFailed(const ConnectRequest& request, ConnectState& state) {

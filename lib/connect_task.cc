@@ -70,11 +70,11 @@ void ConnectTask::Connect() {
     return;
   }
   state_.SetResolving(true);
-  absl::StatusOr<std::vector<SocketAddress>> addresses =
-      env_.resolver->Resolve(request.host, request.port,
-                             request.options.family);
+  absl::StatusOr<std::vector<SocketAddress>> addresses = env_.resolver->Resolve(
+      request.host, request.port, request.options.family);
   state_.SetResolving(false);
-  if (addresses.ok()) addresses = UsableAddresses(request, *std::move(addresses));
+  if (addresses.ok())
+    addresses = UsableAddresses(request, *std::move(addresses));
   if (!addresses.ok()) {
     state_.PublishFailure(addresses.status());
     return;

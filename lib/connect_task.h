@@ -25,8 +25,7 @@ class ConnectTask final : public Task {
  public:
   ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
               ConnectState& state,
-              std::shared_ptr<const ConnectRequest> request,
-              uint64_t timer_id);
+              std::shared_ptr<const ConnectRequest> request, uint64_t timer_id);
 
   void Run() override;
   // The pool stops before running it: ~Connector cancelled the socket.

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "lib/connect_errors.h"
 
 namespace tether {
 namespace {
@@ -19,8 +19,8 @@ constexpr size_t kMaxIpLength = INET6_ADDRSTRLEN + IF_NAMESIZE;
 constexpr socklen_t kUnixPathOffset = offsetof(sockaddr_un, sun_path);
 
 absl::Status BadIp(absl::string_view ip) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "not a numeric IP address: \"", absl::CEscape(ip.substr(0, 64)), "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("not a numeric IP address: ", internal::Quote(ip)));
 }
 
 }  // namespace
@@ -42,8 +42,7 @@ absl::StatusOr<SocketAddress> SocketAddress::Unix(absl::string_view path) {
   }
   if (!why.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("Unix socket path \"", absl::CEscape(path.substr(0, 64)),
-                     path.size() > 64 ? "...\" " : "\" ", why));
+        absl::StrCat("Unix socket path ", internal::Quote(path), " ", why));
   }
   SocketAddress a;
   a.storage_.un.sun_family = AF_UNIX;

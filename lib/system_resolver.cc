@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/connect_errors.h"
 #include "lib/posix_error.h"
 
 namespace tether {
@@ -43,7 +44,7 @@ int ToAf(Family family) {
 
 // Converts a getaddrinfo() failure; `err` is errno at the time of the call.
 absl::Status GaiError(absl::string_view host, int code, int err) {
-  std::string context = absl::StrCat("resolve \"", host, "\"");
+  std::string context = absl::StrCat("resolve ", Quote(host));
   switch (code) {
     case EAI_SYSTEM:
       return PosixError(context, err);

@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,15 +38,15 @@ namespace tether {
 namespace {
 
 using ::testing::_;
-using ::testing::HasSubstr;
-using ::testing::NiceMock;
-using ::testing::Return;
 using testing::Call;
 using testing::CallInfo;
 using testing::FaultTest;
 using testing::HangingListener;
+using ::testing::HasSubstr;
 using testing::Listener;
+using ::testing::NiceMock;
 using testing::RefusingPort;
+using ::testing::Return;
 
 constexpr absl::Duration kLong = absl::Seconds(20);
 
@@ -69,10 +68,10 @@ class RecordingOps : public NiceMock<testing::MockSocketOps> {
                               socklen_t len) {
           {
             std::lock_guard<std::mutex> lock(mu_);
-            std::string v = len == sizeof(int)
-                                ? std::to_string(*static_cast<const int*>(value))
-                                : std::string(static_cast<const char*>(value),
-                                              len);
+            std::string v =
+                len == sizeof(int)
+                    ? std::to_string(*static_cast<const int*>(value))
+                    : std::string(static_cast<const char*>(value), len);
             set_[{level, name}] = v;
             order_.push_back(absl::StrCat("setsockopt ", level, "/", name));
           }
@@ -174,9 +173,9 @@ TEST_F(DialOptionsSeamTest, BindInterfaceIsSetBeforeConnect) {
   EXPECT_EQ(rec_.Set(SOL_SOCKET, SO_BINDTODEVICE), "lo");
   std::vector<std::string> order = rec_.order();
   auto connect = std::find(order.begin(), order.end(), "connect");
-  auto device = std::find(order.begin(), order.end(),
-                          absl::StrCat("setsockopt ", SOL_SOCKET, "/",
-                                       SO_BINDTODEVICE));
+  auto device =
+      std::find(order.begin(), order.end(),
+                absl::StrCat("setsockopt ", SOL_SOCKET, "/", SO_BINDTODEVICE));
   EXPECT_LT(device, connect);
   if (s->error().ok()) {
     EXPECT_TRUE(s->Close().ok());
@@ -274,9 +273,9 @@ TEST_F(DialOptionsSeamTest, ControlFailureFailsEachAttemptWithItsStatus) {
   RefusingPort unused;  // any two loopback addresses will do
   Listener listener;
   auto resolver = std::make_shared<testing::FakeResolver>();
-  resolver->SetAnswer(Family::kAny,
-                      std::vector<SocketAddress>{listener.address(),
-                                                 listener.address()});
+  resolver->SetAnswer(
+      Family::kAny,
+      std::vector<SocketAddress>{listener.address(), listener.address()});
   Connector& connector = NewConnector(resolver);
   ConnectOptions o = testing::Serial();
   std::atomic<int> calls{0};
@@ -289,10 +288,9 @@ TEST_F(DialOptionsSeamTest, ControlFailureFailsEachAttemptWithItsStatus) {
   EXPECT_EQ(calls.load(), 2);  // every attempt, and nothing connected
   EXPECT_EQ(s->error().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(s->error_code(), ECONNABORTED);
-  EXPECT_THAT(s->error().message(),
-              HasSubstr("connect \"two.test\": " +
-                        listener.address().ToString() +
-                        ": control: policy says no; "));
+  EXPECT_THAT(s->error().message(), HasSubstr("connect \"two.test\": " +
+                                              listener.address().ToString() +
+                                              ": control: policy says no; "));
   std::vector<Attempt> a = s->attempts();
   ASSERT_EQ(a.size(), 2u);
   EXPECT_EQ(a[0].outcome, Attempt::Outcome::kFailed);
@@ -313,8 +311,7 @@ TEST_F(DialOptionsSeamTest, NoEventfdFallsBackToShutdownOnDestruction) {
   co.socket_ops = &mock;
   Connector& connector = NewConnector(nullptr, std::move(co));
   auto s = connector.Connect("127.0.0.1", hanging.port());
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return !s->attempts().empty(); }, kLong));
+  ASSERT_TRUE(testing::WaitFor([&] { return !s->attempts().empty(); }, kLong));
   const absl::Time start = absl::Now();
   connector_.reset();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
@@ -344,11 +341,11 @@ TEST(DialOptionsTest, KeepAliveValuesReachTheKernel) {
 
 TEST(DialOptionsTest, KeepAliveOutOfRangeIsInvalidArgument) {
   Connector connector;
-  for (KeepAlive k : {KeepAlive{true, absl::ZeroDuration()},
-                      KeepAlive{true, absl::Seconds(1), absl::Hours(10)},
-                      KeepAlive{true, absl::Seconds(1), absl::Seconds(1), 0},
-                      KeepAlive{true, absl::Seconds(1), absl::Seconds(1),
-                                128}}) {
+  for (KeepAlive k :
+       {KeepAlive{true, absl::ZeroDuration()},
+        KeepAlive{true, absl::Seconds(1), absl::Hours(10)},
+        KeepAlive{true, absl::Seconds(1), absl::Seconds(1), 0},
+        KeepAlive{true, absl::Seconds(1), absl::Seconds(1), 128}}) {
     ConnectOptions o;
     o.keepalive = k;
     auto s = connector.Connect("127.0.0.1", 9, std::move(o));
@@ -439,8 +436,8 @@ TEST(DialOptionsTest, ControlRunsForEveryAttemptOfARaceConcurrently) {
   ASSERT_TRUE(s->Wait(kLong));
   EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded);
   std::lock_guard<std::mutex> lock(mu);
-  EXPECT_THAT(targets, ::testing::UnorderedElementsAre(a.address(),
-                                                        b.address()));
+  EXPECT_THAT(targets,
+              ::testing::UnorderedElementsAre(a.address(), b.address()));
 }
 
 TEST(DialOptionsTest, DeadlineEarlierThanTimeoutWins) {
@@ -530,17 +527,18 @@ TEST(DialOptionsTest, MessagesHaveOneShapeAndNoPayload) {
   Connector connector;
   auto s = connector.Connect("127.0.0.1", refusing.port());
   ASSERT_TRUE(s->Wait(kLong));
-  EXPECT_EQ(s->error().message(), absl::StrCat("connect 127.0.0.1:",
-                                               refusing.port(),
-                                               ": Connection refused"));
+  EXPECT_EQ(s->error().message(),
+            absl::StrCat("connect 127.0.0.1:", refusing.port(),
+                         ": Connection refused"));
   EXPECT_EQ(s->error_code(), ECONNREFUSED);
   EXPECT_FALSE(absl::StrContains(s->error().ToString(), "tether/errno"))
       << s->error().ToString();
 
   // A name with two addresses: the host once, then each address.
   auto resolver = std::make_shared<testing::FakeResolver>();
-  resolver->SetAnswer(Family::kAny, std::vector<SocketAddress>{
-                                        refusing.address(), refusing.address()});
+  resolver->SetAnswer(
+      Family::kAny,
+      std::vector<SocketAddress>{refusing.address(), refusing.address()});
   ConnectorOptions co;
   co.resolver = resolver;
   Connector named(std::move(co));

@@ -83,9 +83,9 @@ TEST(UnixAddressTest, PathAndAbstractRoundTrip) {
 }
 
 TEST(UnixAddressTest, BadPathsAreInvalidArgumentNamingThem) {
-  for (std::string bad : {std::string(""), std::string("@"),
-                          std::string("/a\0b", 4), std::string(108, 'x'),
-                          "@" + std::string(108, 'y')}) {
+  for (std::string bad :
+       {std::string(""), std::string("@"), std::string("/a\0b", 4),
+        std::string(108, 'x'), "@" + std::string(108, 'y')}) {
     absl::StatusOr<SocketAddress> a = SocketAddress::Unix(bad);
     ASSERT_FALSE(a.ok()) << bad;
     EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
@@ -131,8 +131,7 @@ TEST_F(UnixSocketTest, ConnectsWithQueriesAndHalfClose) {
 TEST_F(UnixSocketTest, MissingPathFailsNamingIt) {
   const std::string path = TempPath("missing");
   Connector& connector = NewConnector();
-  std::shared_ptr<Socket> s =
-      connector.Connect(*SocketAddress::Unix(path));
+  std::shared_ptr<Socket> s = connector.Connect(*SocketAddress::Unix(path));
   ASSERT_TRUE(s->Wait(kLong));
   EXPECT_EQ(s->error_code(), ENOENT);
   EXPECT_EQ(s->error().message(),

@@ -25,7 +25,11 @@ absl::Status BadIp(absl::string_view ip) {
 
 }  // namespace
 
-SocketAddress::SocketAddress() { memset(&storage_, 0, sizeof(storage_)); }
+SocketAddress::SocketAddress() {
+  static_assert(offsetof(SocketAddress, storage_) + sizeof(sockaddr_in6) <= 32,
+                "CopyFrom() copies an IP address's first 32 bytes");
+  memset(&storage_, 0, sizeof(storage_));
+}
 
 absl::StatusOr<SocketAddress> SocketAddress::Unix(absl::string_view path) {
   const bool abstract = !path.empty() && path.front() == '@';

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -26,6 +27,13 @@ class SocketAddress {
  public:
   // An empty address: family() is AF_UNSPEC and size() is 0.
   SocketAddress();
+  // Copies an IP address's 28 bytes, not the whole sockaddr_un: a query
+  // (Socket::sockname()) copies no more than before Unix addresses.
+  SocketAddress(const SocketAddress& other) { CopyFrom(other); }
+  SocketAddress& operator=(const SocketAddress& other) {
+    CopyFrom(other);
+    return *this;
+  }
 
   // Parses a numeric IPv4 ("127.0.0.1") or IPv6 ("::1", "fe80::1%lo")
   // address. Returns kInvalidArgument, naming `ip`, for anything else
@@ -71,16 +79,27 @@ class SocketAddress {
   }
 
  private:
+  // An IP address is the first 32 bytes (unix_size_, then at most a
+  // sockaddr_in6): two 16-byte moves, as before Unix addresses existed.
+  void CopyFrom(const SocketAddress& other) {
+    constexpr size_t kIpBytes = 32;
+    if (other.family() == AF_UNIX) {
+      memcpy(static_cast<void*>(this), &other, sizeof(SocketAddress));
+    } else {
+      memcpy(static_cast<void*>(this), &other, kIpBytes);
+    }
+  }
+
   union Storage {
     sockaddr any;
     sockaddr_in v4;
     sockaddr_in6 v6;
     sockaddr_un un;
   };
-  Storage storage_;
   // The length of a Unix address (an abstract name is not NUL-terminated);
-  // 0 for the other families.
+  // 0 for the other families. First, so CopyFrom() covers it.
   socklen_t unix_size_ = 0;
+  Storage storage_;
 };
 
 }  // namespace tether

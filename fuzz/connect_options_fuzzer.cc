@@ -111,7 +111,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Env& env = GetEnv();
   FuzzedDataProvider in(data, size);
   const std::string host = FuzzHost(in);
-  const uint16_t port = in.ConsumeIntegral<uint16_t>();
+  // An int: values outside [1, 65535] must be rejected, never wrapped.
+  const int port = in.ConsumeBool() ? in.ConsumeIntegral<uint16_t>()
+                                    : in.ConsumeIntegral<int>();
   ConnectOptions o;
   o.local_address = FuzzLocal(in);
   // Low ports only: a fuzzed bind must not take a port someone else needs.
@@ -121,9 +123,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.timeout = FuzzDuration(in, false);  // keeps every connect bounded
   o.happy_eyeballs_delay = FuzzDuration(in, false);
   o.tcp_nodelay = in.ConsumeBool();
+  o.keepalive.enabled = in.ConsumeBool();
+  o.keepalive.idle = FuzzDuration(in, true);
+  o.keepalive.interval = FuzzDuration(in, true);
+  o.keepalive.count = in.ConsumeIntegralInRange(-2, 200);
+  o.bind_interface = in.ConsumeBool() ? "" : in.ConsumeRandomLengthString(24);
 
   const bool host_bad = host.empty() || host.size() > 255 ||
-                        host.find('\0') != std::string::npos || port == 0;
+                        host.find('\0') != std::string::npos || port < 1 ||
+                        port > 65535;
+  const tether::KeepAlive& k = o.keepalive;
+  auto keep_time_bad = [](absl::Duration d) {
+    return d <= absl::ZeroDuration() || d > absl::Seconds(32767);
+  };
+  const bool keepalive_bad =
+      k.enabled && (keep_time_bad(k.idle) || keep_time_bad(k.interval) ||
+                    k.count < 1 || k.count > 127);
+  const bool interface_bad = o.bind_interface.size() > 15 ||
+                             o.bind_interface.find('\0') != std::string::npos;
   bool local_bad = false;
   if (!o.local_address.empty()) {
     absl::StatusOr<SocketAddress> local =
@@ -133,7 +150,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool durations_bad = o.attempt_timeout <= absl::ZeroDuration() ||
                              o.timeout <= absl::ZeroDuration() ||
                              o.happy_eyeballs_delay < absl::ZeroDuration();
-  const bool invalid = host_bad || local_bad || durations_bad;
+  const bool invalid =
+      host_bad || local_bad || durations_bad || keepalive_bad || interface_bad;
   const bool has_local = !o.local_address.empty();
 
   auto calls = std::make_shared<std::atomic<int>>(0);

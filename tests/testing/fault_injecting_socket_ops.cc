@@ -39,7 +39,9 @@ const char* CallName(Call call) {
       "getsockopt",   "setsockopt",     "getsockname", "getpeername",
       "shutdown",     "ioctl(FIONBIO)", "close",       "recv",
       "send",         "read",           "write",       "getaddrinfo",
-      "freeaddrinfo", "pthread_create"};
+      "freeaddrinfo", "pthread_create", "eventfd",     "pipe2",
+      "posix_spawnp", "waitpid",        "waitid",      "kill",
+      "pidfd_open"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == Index(Call::kCount),
                 "one name per call");
   return call == Call::kCount ? "?" : kNames[Index(call)];
@@ -270,21 +272,27 @@ void FaultInjectingSocketOps::NoteClosed(int fd) {
 // ---------------------------------------------------------------------------
 // The calls.
 
+int FaultInjectingSocketOps::RunOpening(CallInfo info,
+                                        const std::function<int64_t()>& real) {
+  Action action = Before(&info);
+  int64_t ret;
+  if (action.kind == Kind::kFail || action.kind == Kind::kRealThenFail) {
+    ret = -1;  // RealThenFail too: a descriptor made and lost would leak
+    errno = action.err;
+  } else {
+    errno = 0;
+    ret = real();
+    if (ret >= 0) NoteOpened(static_cast<int>(ret));
+  }
+  return static_cast<int>(After(info, ret));
+}
+
 int FaultInjectingSocketOps::Socket(int domain, int type, int protocol) {
   CallInfo info;
   info.call = Call::kSocket;
   info.domain = domain;
-  Action action = Before(&info);
-  int64_t ret;
-  if (action.kind == Kind::kFail || action.kind == Kind::kRealThenFail) {
-    ret = -1;
-    errno = action.err;
-  } else {
-    errno = 0;
-    ret = target()->Socket(domain, type, protocol);
-    if (ret >= 0) NoteOpened(static_cast<int>(ret));
-  }
-  return static_cast<int>(After(info, ret));
+  return RunOpening(info,
+                    [&] { return target()->Socket(domain, type, protocol); });
 }
 
 int FaultInjectingSocketOps::Bind(int fd, const sockaddr* addr, socklen_t len) {
@@ -600,6 +608,74 @@ int FaultInjectingSocketOps::StartThread(pthread_t* thread,
   Action action = Before(&info);
   if (action.kind == Kind::kFail) return action.err != 0 ? action.err : EAGAIN;
   return target()->StartThread(thread, attr, start, arg);
+}
+
+int FaultInjectingSocketOps::EventFd(unsigned int initval, int flags) {
+  CallInfo info;
+  info.call = Call::kEventFd;
+  return RunOpening(info, [&] { return target()->EventFd(initval, flags); });
+}
+
+int FaultInjectingSocketOps::Pipe2(int fds[2], int flags) {
+  CallInfo info;
+  info.call = Call::kPipe2;
+  Action action = Before(&info);
+  int64_t ret;
+  if (action.kind == Kind::kFail || action.kind == Kind::kRealThenFail) {
+    ret = -1;  // as in RunOpening()
+    errno = action.err;
+  } else {
+    errno = 0;
+    ret = target()->Pipe2(fds, flags);
+    if (ret == 0) {
+      NoteOpened(fds[0]);
+      NoteOpened(fds[1]);
+    }
+  }
+  return static_cast<int>(After(info, ret));
+}
+
+int FaultInjectingSocketOps::PosixSpawnp(
+    pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
+    const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  CallInfo info;
+  info.call = Call::kPosixSpawnp;
+  info.file = file;
+  Action action = Before(&info);
+  if (action.kind == Kind::kFail) return action.err != 0 ? action.err : EAGAIN;
+  return target()->PosixSpawnp(pid, file, actions, attr, argv, envp);
+}
+
+pid_t FaultInjectingSocketOps::WaitPid(pid_t pid, int* status, int options) {
+  CallInfo info;
+  info.call = Call::kWaitPid;
+  info.pid = pid;
+  return static_cast<pid_t>(
+      Run(info, [&] { return target()->WaitPid(pid, status, options); }));
+}
+
+int FaultInjectingSocketOps::WaitId(idtype_t type, id_t id, siginfo_t* info_out,
+                                    int options) {
+  CallInfo info;
+  info.call = Call::kWaitId;
+  info.pid = static_cast<pid_t>(id);
+  return static_cast<int>(Run(
+      info, [&] { return target()->WaitId(type, id, info_out, options); }));
+}
+
+int FaultInjectingSocketOps::Kill(pid_t pid, int sig) {
+  CallInfo info;
+  info.call = Call::kKill;
+  info.pid = pid;
+  info.sig = sig;
+  return static_cast<int>(Run(info, [&] { return target()->Kill(pid, sig); }));
+}
+
+int FaultInjectingSocketOps::PidFdOpen(pid_t pid, unsigned int flags) {
+  CallInfo info;
+  info.call = Call::kPidFdOpen;
+  info.pid = pid;
+  return RunOpening(info, [&] { return target()->PidFdOpen(pid, flags); });
 }
 
 std::vector<int> OpenFds() {

@@ -238,8 +238,7 @@ bool ExitedBy(SocketOps* ops, pid_t pid, absl::Time deadline) {
   }
   while (true) {
     siginfo_t info = {};
-    const int rc =
-        ops->WaitId(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    const int rc = ops->WaitId(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
     if (rc < 0 && errno != EINTR) return true;  // nothing left to wait for
     if (rc == 0 && info.si_pid == pid) return true;
     if (absl::Now() >= deadline) return false;

@@ -130,7 +130,7 @@ class Socket final : public Channel {
   // ReadToEnd and the half-closes) first wait for the connect to finish;
   // non-blocking ones return kUnavailable. After a failed connect they
   // return error(). Close() on a connecting socket cancels the attempt
-  // (error() becomes kCancelled) and interrupts a blocked connect().
+  // (error() becomes kCancelled) and interrupts the connect in progress.
   [[nodiscard]] absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
   [[nodiscard]] absl::StatusOr<size_t> Write(
       absl::Span<const char> data) override;

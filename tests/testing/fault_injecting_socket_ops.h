@@ -231,11 +231,19 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   Action Before(CallInfo* info);
   // Runs the after-filter; sets errno to the (possibly rewritten) error.
   int64_t After(const CallInfo& info, int64_t ret);
-  // Runs the generic fail/real-then-fail logic around `real`.
-  int64_t Run(CallInfo info, const std::function<int64_t()>& real);
+  // Runs the generic fail/real-then-fail logic around `real` (and
+  // `interrupt` for kInterruptConnect, when given).
+  int64_t Run(CallInfo info, const std::function<int64_t()>& real,
+              const std::function<int64_t()>& interrupt = nullptr);
   int Interrupt(int fd, const sockaddr* addr, socklen_t len);
-  // Run() for a call that makes one descriptor (its result).
-  int RunOpening(CallInfo info, const std::function<int64_t()>& real);
+  // Run() for recv/send/read/write (`real` gets the length to use: a kShort
+  // action caps it).
+  int64_t RunIo(Call call, int fd, size_t len,
+                const std::function<int64_t(size_t)>& real);
+  // Run() for a call that makes descriptors: on success `note` records
+  // them (by default: the result is the one descriptor).
+  int RunOpening(CallInfo info, const std::function<int64_t()>& real,
+                 const std::function<void(int64_t)>& note = nullptr);
   addrinfo* MakeList(const Action& action, const addrinfo* hints);
   void NoteOpened(int fd);
   void NoteClosed(int fd);

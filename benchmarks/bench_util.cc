@@ -23,38 +23,6 @@ namespace {
   abort();
 }
 
-// A socket of `family` bound to its loopback address, port 0.
-int BoundSocket(int family, sockaddr_storage* ss, socklen_t* len) {
-  *ss = {};
-  if (family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_loopback;
-    *len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(ss);
-    a->sin_family = AF_INET;
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    *len = sizeof(*a);
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(ss), *len) != 0) {
-    Die("bench: bind");
-  }
-  return fd;
-}
-
-// listen(), then the bound port (also filled into `ss`).
-uint16_t Listen(int fd, int backlog, sockaddr_storage* ss, socklen_t* len) {
-  if (listen(fd, backlog) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(ss), len) != 0) {
-    Die("bench: listen");
-  }
-  return ss->ss_family == AF_INET6
-             ? ntohs(reinterpret_cast<sockaddr_in6*>(ss)->sin6_port)
-             : ntohs(reinterpret_cast<sockaddr_in*>(ss)->sin_port);
-}
-
 int64_t KibOf(const char* path, const char* key) {
   std::ifstream in(path);
   std::string line;
@@ -68,48 +36,6 @@ int64_t KibOf(const char* path, const char* key) {
 }
 
 }  // namespace
-
-Sink::Sink(int family) {
-  sockaddr_storage ss;
-  socklen_t len;
-  fd_ = BoundSocket(family, &ss, &len);
-  port_ = Listen(fd_, 4096, &ss, &len);
-  thread_ = std::thread([fd = fd_] {
-    for (;;) {
-      int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c >= 0) {
-        close(c);  // A plain FIN.
-      } else if (errno != EINTR && errno != ECONNABORTED && errno != EMFILE &&
-                 errno != ENFILE) {
-        return;  // shutdown() by ~Sink: EINVAL.
-      }
-    }
-  });
-}
-
-Sink::~Sink() {
-  shutdown(fd_, SHUT_RDWR);  // Wakes accept4() with EINVAL.
-  thread_.join();
-  close(fd_);
-}
-
-HangingListener::HangingListener(int family) {
-  sockaddr_storage ss;
-  socklen_t len;
-  fd_ = BoundSocket(family, &ss, &len);
-  port_ = Listen(fd_, 0, &ss, &len);
-  // Backlog 0 still queues one connection; fill it, so the queue is full.
-  filler_ = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (filler_ < 0 ||
-      connect(filler_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    Die("bench: hanging listener filler");
-  }
-}
-
-HangingListener::~HangingListener() {
-  close(filler_);
-  close(fd_);
-}
 
 const char* LoopbackIp(int family) {
   return family == AF_INET6 ? "::1" : "127.0.0.1";

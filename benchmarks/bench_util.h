@@ -1,6 +1,7 @@
-// benchmarks/bench_util.h: loopback servers and process probes shared by the
-// Google Benchmark binaries in this folder. Everything listens on 127.0.0.1
-// or ::1 only. Errors abort: a benchmark without its fixture measures nothing.
+// benchmarks/bench_util.h: loopback servers (from testing/servers.h) and
+// process probes shared by the Google Benchmark binaries in this folder.
+// Everything listens on 127.0.0.1 or ::1 only. Errors abort: a benchmark
+// without its fixture measures nothing.
 
 #ifndef TETHER_BENCHMARKS_BENCH_UTIL_H_
 #define TETHER_BENCHMARKS_BENCH_UTIL_H_
@@ -9,48 +10,27 @@
 
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "testing/servers.h"
 #include "tether/address.h"
 #include "tether/socket.h"
 
 namespace tether {
 namespace bench {
 
-// The loopback server the connect benchmarks connect to: a 4096 backlog and
-// its own accept thread, which closes each connection at once with a plain
-// FIN (see benchmarks/peers/sink.cc for why not an RST).
-class Sink {
+// The loopback server the connect benchmarks connect to: testing/servers.h's
+// Listener in kClose mode (a 4096 backlog and its own accept thread, which
+// closes each connection at once with a plain FIN; see
+// benchmarks/peers/sink.cc for why not an RST).
+class Sink : public testing::Listener {
  public:
-  explicit Sink(int family = AF_INET);
-  ~Sink();
-  Sink(const Sink&) = delete;
-  Sink& operator=(const Sink&) = delete;
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread thread_;
+  explicit Sink(int family = AF_INET) : Listener(Mode::kClose, family) {}
 };
 
-// A listener whose accept queue is full (listen(fd, 0), one connection
-// queued, never accepted): the kernel drops every further SYN, so a connect
-// to it stays in progress (SYN_SENT) until the client gives up (~2 min).
-class HangingListener {
- public:
-  explicit HangingListener(int family = AF_INET);
-  ~HangingListener();
-  HangingListener(const HangingListener&) = delete;
-  HangingListener& operator=(const HangingListener&) = delete;
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int filler_ = -1;
-  uint16_t port_ = 0;
-};
+// A listener whose accept queue is full: every further SYN is dropped, so a
+// connect to it stays in progress (SYN_SENT) until the client gives up.
+using testing::HangingListener;
 
 // "127.0.0.1" or "::1".
 const char* LoopbackIp(int family);

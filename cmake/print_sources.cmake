@@ -11,6 +11,7 @@ function(print_group group)
 endfunction()
 
 print_group(library ${TETHER_LIB_SOURCES} ${TETHER_PUBLIC_HEADERS})
+print_group(servers ${TETHER_SERVERS_SOURCES})
 print_group(testing ${TETHER_TESTING_SOURCES})
 print_group(tests ${TETHER_TEST_SOURCES})
 foreach(name ${TETHER_MANUAL_TESTS})

@@ -17,6 +17,11 @@ file(GLOB TETHER_LIB_SOURCES ${_tether_cd}
 file(GLOB TETHER_PUBLIC_HEADERS ${_tether_cd}
      "${TETHER_SOURCE_DIR}/include/tether/*.h")
 
+# //testing:servers: the loopback servers of tests, benchmarks and the probe
+file(GLOB TETHER_SERVERS_SOURCES ${_tether_cd}
+     "${TETHER_SOURCE_DIR}/testing/*.cc"
+     "${TETHER_SOURCE_DIR}/testing/*.h")
+
 # //tests/testing: every helper library (testonly)
 file(GLOB TETHER_TESTING_SOURCES ${_tether_cd}
      "${TETHER_SOURCE_DIR}/tests/testing/*.cc"
@@ -65,7 +70,8 @@ list(REMOVE_ITEM TETHER_PROBE_SOURCES ${TETHER_PROBE_TEST_SOURCES})
 set(TETHER_PROBE_MAIN "${TETHER_SOURCE_DIR}/tools/probe/main.cc")
 list(REMOVE_ITEM TETHER_PROBE_SOURCES "${TETHER_PROBE_MAIN}")
 
-foreach(list TETHER_LIB_SOURCES TETHER_PUBLIC_HEADERS TETHER_TESTING_SOURCES
+foreach(list TETHER_LIB_SOURCES TETHER_PUBLIC_HEADERS TETHER_SERVERS_SOURCES
+        TETHER_TESTING_SOURCES
         TETHER_TEST_SOURCES TETHER_PROBE_SOURCES TETHER_PROBE_TEST_SOURCES)
   list(SORT ${list})
 endforeach()

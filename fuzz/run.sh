@@ -52,11 +52,11 @@ LIBS="$(pkg-config --libs $ABSL_MODULES) -ltbb -lpthread"
 
 # The library and the test helpers the targets use, instrumented for
 # coverage (fuzzer-no-link) and the sanitizers.
-SOURCES="$(ls lib/*.cc) tests/testing/fake_resolver.cc tests/testing/loopback.cc
+SOURCES="$(ls lib/*.cc) testing/servers.cc tests/testing/fake_resolver.cc tests/testing/loopback.cc
   tests/testing/fault_injecting_socket_ops.cc tests/testing/sink_server.cc"
 
 # Newest header: any header change rebuilds every object.
-newest_header=$(find include lib tests/testing -name '*.h' -printf '%T@\n' |
+newest_header=$(find include lib testing tests/testing -name '*.h' -printf '%T@\n' |
   sort -n | tail -1)
 
 compile() {  # SRC OBJ

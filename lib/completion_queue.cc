@@ -9,6 +9,9 @@
 // The push that finds the stack empty writes the eventfd; later pushes
 // (the consumer has not taken the stack yet) make no system call.
 //
+// Every system call on the eventfd (eventfd, write, read, poll, close) goes
+// through ops_ (the seam; CreateWithOps() for tests).
+//
 // The consumer (Drain(), Wait(), under consumer_->mu) takes the whole stack
 // with one exchange, reverses it (the stack is newest first; the queue
 // returns oldest first) and appends it to its private list `taken`, from
@@ -77,10 +80,10 @@ void TakeAll(std::atomic<CompletionNode*>& head, CompletionConsumer& c)
 }
 
 // Makes `fd` (an eventfd) readable.
-void SignalEventFd(int fd) {
+void SignalEventFd(SocketOps* ops, int fd) {
   const uint64_t one = 1;
   // Cannot block (EFD_NONBLOCK); cannot overflow: the consumer resets it.
-  while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR) {
+  while (ops->Write(fd, &one, sizeof(one)) < 0 && errno == EINTR) {
   }
 }
 
@@ -88,12 +91,13 @@ void SignalEventFd(int fd) {
 // resets an eventfd to zero (EINTR retried). A push whose eventfd write the
 // read consumed is in `head` (its CAS happened before its write, which
 // happened before our read), so fd is made readable again for it.
-void ClearReadiness(const std::atomic<CompletionNode*>& head, int fd) {
+void ClearReadiness(const std::atomic<CompletionNode*>& head, SocketOps* ops,
+                    int fd) {
   uint64_t count;
-  while (read(fd, &count, sizeof(count)) < 0 && errno == EINTR) {
+  while (ops->Read(fd, &count, sizeof(count)) < 0 && errno == EINTR) {
   }
   // acquire: pairs with the push's release CAS (see above).
-  if (head.load(std::memory_order_acquire) != nullptr) SignalEventFd(fd);
+  if (head.load(std::memory_order_acquire) != nullptr) SignalEventFd(ops, fd);
 }
 
 // Whether anything can be drained now.
@@ -127,11 +131,13 @@ absl::StatusOr<std::shared_ptr<CompletionQueue>> CompletionQueue::CreateWithOps(
     internal::SocketOps* ops) {
   const int fd = ops->EventFd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) return internal::PosixError("eventfd", errno);
-  return std::shared_ptr<CompletionQueue>(new CompletionQueue(fd));
+  return std::shared_ptr<CompletionQueue>(new CompletionQueue(ops, fd));
 }
 
-CompletionQueue::CompletionQueue(int fd)
-    : fd_(fd), consumer_(std::make_unique<internal::CompletionConsumer>()) {}
+CompletionQueue::CompletionQueue(internal::SocketOps* ops, int fd)
+    : ops_(ops),
+      fd_(fd),
+      consumer_(std::make_unique<internal::CompletionConsumer>()) {}
 
 CompletionQueue::~CompletionQueue() {
   // The sockets still queued are dropped after the walk: each node lives
@@ -139,7 +145,8 @@ CompletionQueue::~CompletionQueue() {
   // gone.
   std::vector<std::shared_ptr<Socket>> left = Drain();
   left.clear();
-  close(fd_);  // never retried: on Linux the number is gone even on EINTR
+  // never retried: on Linux the number is gone even on EINTR
+  ops_->Close(fd_);
 }
 
 void CompletionQueue::Push(CompletionNode* node) {
@@ -153,7 +160,7 @@ void CompletionQueue::Push(CompletionNode* node) {
   } while (!head_.compare_exchange_weak(head, node, std::memory_order_release,
                                         std::memory_order_relaxed));
   // The empty to non-empty edge.
-  if (head == nullptr) internal::SignalEventFd(fd_);
+  if (head == nullptr) internal::SignalEventFd(ops_, fd_);
 }
 
 std::vector<std::shared_ptr<Socket>> CompletionQueue::Drain(size_t max) {
@@ -168,7 +175,7 @@ std::vector<std::shared_ptr<Socket>> CompletionQueue::Drain(size_t max) {
   }
   if (c.first != nullptr) return out;  // fd() stays readable
   c.last = nullptr;
-  internal::ClearReadiness(head_, fd_);
+  internal::ClearReadiness(head_, ops_, fd_);
   return out;
 }
 
@@ -181,13 +188,13 @@ bool CompletionQueue::Wait(absl::Duration timeout) {
       if (internal::NonEmpty(head_, c)) return true;
     }
     pollfd p = {fd_, POLLIN, 0};
-    const int rc = poll(&p, 1, internal::PollMillis(deadline));
+    const int rc = ops_->Poll(&p, 1, internal::PollMillis(deadline));
     MutexLock lock(&c.mu);
     if (rc == 0 && absl::Now() >= deadline) return internal::NonEmpty(head_, c);
     // A spurious readiness (see the top comment) would make poll() return
     // at once forever: clear it.
     if (rc > 0 && !internal::NonEmpty(head_, c)) {
-      internal::ClearReadiness(head_, fd_);
+      internal::ClearReadiness(head_, ops_, fd_);
     }
   }
 }

@@ -8,7 +8,9 @@
 // sockets through recv/send with MSG_DONTWAIT (send adds MSG_NOSIGNAL),
 // pipes through read/write on O_NONBLOCK ends. "Blocking" mode is a loop:
 // try the call; on EAGAIN poll() the descriptor together with the
-// direction's wake-up eventfd; retry.
+// direction's wake-up eventfd; retry. Every system call on the descriptors
+// and the eventfds goes through ops_ (the seam); only the signal-mask
+// bookkeeping of WriteToPipe calls the OS directly.
 //
 // Open directions. open_ holds kReadBit | kWriteBit. Close(d) clears d's bit
 // with one atomic RMW, so exactly one caller closes each direction, and a
@@ -282,7 +284,7 @@ absl::StatusOr<int> FdStream::WakeFd(Direction direction) {
   // signal, so either we see the bit gone or Close sees our eventfd.
   if (!IsOpen(direction)) return absl::CancelledError("channel closed");
   if (wake_fds_[i] < 0) {
-    wake_fds_[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    wake_fds_[i] = ops_->EventFd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fds_[i] < 0) return PosixError("eventfd", errno);
   }
   return wake_fds_[i];
@@ -294,14 +296,15 @@ void FdStream::Wake(Direction direction) {
   if (wake_fds_[i] < 0) return;  // nobody has waited yet
   const uint64_t one = 1;
   // Cannot block (EFD_NONBLOCK) and cannot overflow after one signal.
-  while (write(wake_fds_[i], &one, sizeof(one)) < 0 && errno == EINTR) {
+  while (ops_->Write(wake_fds_[i], &one, sizeof(one)) < 0 && errno == EINTR) {
   }
 }
 
 void FdStream::CloseWakeFd(int direction_index) {
   MutexLock lock(&wake_mu_);
   if (wake_fds_[direction_index] < 0) return;
-  close(wake_fds_[direction_index]);  // never retried: see the top comment
+  // never retried: see the top comment
+  ops_->Close(wake_fds_[direction_index]);
   wake_fds_[direction_index] = -1;
 }
 

@@ -17,12 +17,19 @@
 // The parent's ends go to an FdStream (kPipe), which does the I/O, the
 // half-closes and the SIGPIPE suppression (see lib/fd_stream.cc).
 //
+// Every system call here (pipe2, ioctl(FIONBIO), posix_spawnp, waitpid,
+// waitid, kill, pidfd_open, poll, close) goes through the Pipeline's
+// SocketOps (OpenWithOps(); the real OS by default), so tests can fail each
+// one (tests/fault_pipeline_test.cc).
+//
 // Reaping. The child is reaped exactly once, under Impl::reaped
 // (std::call_once): by the Close that leaves no direction open (a blocking
 // waitpid(), as Tcl's close does), or else by the destructor, which waits up
 // to kGracePeriod for the child to exit after closing both pipes, then sends
 // SIGKILL and reaps it. Until it is reaped the child stays a zombie at
 // worst, so its pid cannot be reused and kill() cannot hit another process.
+// Should that kill() fail, the destructor waits one more grace period and
+// then leaves the child unreaped rather than block forever.
 
 #include "tether/pipeline.h"
 
@@ -32,7 +39,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,30 +64,34 @@ namespace tether {
 namespace {
 
 using internal::PosixError;
+using internal::SocketOps;
 
 constexpr absl::Duration kGracePeriod = absl::Seconds(2);
 
 // The descriptors of one Open(): the parent's ends and the child's ends, -1
 // when unused. Closes whatever it still owns when destroyed.
 struct PipeEnds {
+  explicit PipeEnds(SocketOps* o) : ops(o) {}
+  PipeEnds(const PipeEnds&) = delete;
+  PipeEnds& operator=(const PipeEnds&) = delete;
+  ~PipeEnds() {
+    for (int* fd : {&parent_read, &parent_write}) CloseEnd(fd);
+    CloseChildEnds();
+  }
+  void CloseChildEnds() {
+    CloseEnd(&child_in);
+    CloseEnd(&child_out);
+  }
+  void CloseEnd(int* fd) {
+    if (*fd >= 0) ops->Close(*fd);  // never retried (Linux closes it anyway)
+    *fd = -1;
+  }
+
+  SocketOps* const ops;
   int parent_read = -1;   // reads the child's stdout
   int parent_write = -1;  // writes the child's stdin
   int child_in = -1;      // becomes the child's fd 0
   int child_out = -1;     // becomes the child's fd 1
-
-  PipeEnds() = default;
-  PipeEnds(const PipeEnds&) = delete;
-  PipeEnds& operator=(const PipeEnds&) = delete;
-  ~PipeEnds() {
-    for (int fd : {parent_read, parent_write, child_in, child_out}) {
-      if (fd >= 0) close(fd);  // never retried (Linux closes it anyway)
-    }
-  }
-  void CloseChildEnds() {
-    if (child_in >= 0) close(child_in);
-    if (child_out >= 0) close(child_out);
-    child_in = child_out = -1;
-  }
 };
 
 absl::Status ValidateArgv(const std::vector<std::string>& argv) {
@@ -95,27 +105,26 @@ absl::Status ValidateArgv(const std::vector<std::string>& argv) {
 }
 
 // One close-on-exec pipe; the parent's end (`parent_reads` says which)
-// becomes non-blocking.
-absl::Status MakePipe(bool parent_reads, int* parent_end, int* child_end) {
+// becomes non-blocking. Both ends belong to `ends` as soon as they exist.
+absl::Status MakePipe(PipeEnds* ends, bool parent_reads) {
+  int* parent_end = parent_reads ? &ends->parent_read : &ends->parent_write;
+  int* child_end = parent_reads ? &ends->child_out : &ends->child_in;
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return PosixError("pipe2", errno);
+  if (ends->ops->Pipe2(fds, O_CLOEXEC) != 0) return PosixError("pipe2", errno);
   *parent_end = parent_reads ? fds[0] : fds[1];
   *child_end = parent_reads ? fds[1] : fds[0];
-  const int flags = fcntl(*parent_end, F_GETFL);
-  if (flags < 0 || fcntl(*parent_end, F_SETFL, flags | O_NONBLOCK) != 0) {
-    return PosixError("fcntl(O_NONBLOCK)", errno);
+  if (ends->ops->SetNonBlocking(*parent_end, true) != 0) {
+    return PosixError("ioctl(FIONBIO)", errno);
   }
   return absl::OkStatus();
 }
 
 absl::Status MakePipes(OpenMode mode, PipeEnds* ends) {
   if (mode != OpenMode::kWrite) {
-    absl::Status s = MakePipe(true, &ends->parent_read, &ends->child_out);
+    absl::Status s = MakePipe(ends, /*parent_reads=*/true);
     if (!s.ok()) return s;
   }
-  if (mode != OpenMode::kRead) {
-    return MakePipe(false, &ends->parent_write, &ends->child_in);
-  }
+  if (mode != OpenMode::kRead) return MakePipe(ends, /*parent_reads=*/false);
   return absl::OkStatus();
 }
 
@@ -165,7 +174,8 @@ int SpawnWith(std::vector<std::string>& argv, const PipeEnds& ends,
     err = AddFileActions(ends, &actions);
     if (err == 0) err = SetSpawnAttributes(&attr);
     if (err == 0) {
-      err = posix_spawnp(pid, args[0], &actions, &attr, args.data(), environ);
+      err = ends.ops->PosixSpawnp(pid, args[0], &actions, &attr, args.data(),
+                                  environ);
     }
     posix_spawnattr_destroy(&attr);
   }
@@ -193,18 +203,18 @@ absl::Status ExitStatus(int status) {
 }
 
 // Reaps `pid`, waiting as long as it takes (EINTR retried).
-absl::Status Reap(pid_t pid) {
+absl::Status Reap(SocketOps* ops, pid_t pid) {
   int status = 0;
   pid_t rc;
-  while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  while ((rc = ops->WaitPid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
   if (rc < 0 && errno == ECHILD) {
     // The application ignores SIGCHLD (or reaped the child itself): the
     // exit status is gone. Tcl's words for it.
-    return internal::ErrnoStatus(ECHILD,
-                                 absl::StrCat("child process lost (is SIGCHLD "
-                                              "ignored or trapped?): pid ",
-                                              pid));
+    return internal::ErrnoStatus(
+        ECHILD, absl::StrCat("waitpid ", pid,
+                             ": child process lost (is SIGCHLD ignored or "
+                             "trapped?)"));
   }
   if (rc < 0) return PosixError(absl::StrCat("waitpid ", pid), errno);
   return ExitStatus(status);
@@ -213,22 +223,22 @@ absl::Status Reap(pid_t pid) {
 // Whether `pid` (our unreaped child) has exited, waiting at most until
 // `deadline`, without reaping it. Uses a pidfd when the kernel has them;
 // otherwise polls waitid(WNOWAIT) every few milliseconds.
-bool ExitedBy(pid_t pid, absl::Time deadline) {
-  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+bool ExitedBy(SocketOps* ops, pid_t pid, absl::Time deadline) {
+  const int pidfd = ops->PidFdOpen(pid, 0);
   if (pidfd >= 0) {
     pollfd p = {pidfd, POLLIN, 0};
     int rc;
     do {
       const absl::Duration left = deadline - absl::Now();
       const int ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
-      rc = poll(&p, 1, left > absl::ZeroDuration() ? ms : 0);
+      rc = ops->Poll(&p, 1, left > absl::ZeroDuration() ? ms : 0);
     } while (rc < 0 && errno == EINTR);
-    close(pidfd);
+    ops->Close(pidfd);
     return rc > 0;
   }
   while (true) {
     siginfo_t info = {};
-    const int rc = waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    const int rc = ops->WaitId(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
     if (rc < 0 && errno != EINTR) return true;  // nothing left to wait for
     if (rc == 0 && info.si_pid == pid) return true;
     if (absl::Now() >= deadline) return false;
@@ -239,20 +249,32 @@ bool ExitedBy(pid_t pid, absl::Time deadline) {
 }  // namespace
 
 struct Pipeline::Impl {
-  Impl(pid_t child, int read_fd, int write_fd)
-      : pid(child),
-        stream(internal::FdStream::Kind::kPipe, read_fd, write_fd,
-               internal::SocketOps::Default()) {}
+  Impl(SocketOps* o, pid_t child, int read_fd, int write_fd)
+      : ops(o),
+        pid(child),
+        stream(internal::FdStream::Kind::kPipe, read_fd, write_fd, o) {}
 
   // Reaps the child when no direction is open any more; the first error of
   // `closed` and the child's exit status is returned.
   absl::Status FinishIfClosed(absl::Status closed) {
     if (stream.readable_open() || stream.writable_open()) return closed;
     absl::Status exit;
-    std::call_once(reaped, [&] { exit = Reap(pid); });
+    std::call_once(reaped, [&] { exit = Reap(ops, pid); });
     return closed.ok() ? exit : closed;
   }
 
+  // Waits up to kGracePeriod for the child to exit, then kills it, and reaps
+  // it; never blocks forever. Run once, by ~Pipeline, under `reaped`.
+  void KillAndReap() {
+    if (!ExitedBy(ops, pid, absl::Now() + kGracePeriod) &&
+        ops->Kill(pid, SIGKILL) != 0 &&  // unreaped: cannot hit another
+        !ExitedBy(ops, pid, absl::Now() + kGracePeriod)) {
+      return;  // kill() failed and the child runs on: leave it, not block
+    }
+    Reap(ops, pid).IgnoreError();
+  }
+
+  SocketOps* const ops;
   const pid_t pid;
   internal::FdStream stream;
   std::atomic<bool> blocking{true};  // written by SetBlocking()
@@ -261,32 +283,34 @@ struct Pipeline::Impl {
 
 absl::StatusOr<std::shared_ptr<Pipeline>> Pipeline::Open(
     std::vector<std::string> argv, OpenMode mode) {
+  return OpenWithOps(std::move(argv), mode, SocketOps::Default());
+}
+
+absl::StatusOr<std::shared_ptr<Pipeline>> Pipeline::OpenWithOps(
+    std::vector<std::string> argv, OpenMode mode, SocketOps* ops) {
   absl::Status valid = ValidateArgv(argv);
   if (!valid.ok()) return valid;
-  PipeEnds ends;
+  PipeEnds ends(ops);
   absl::Status piped = MakePipes(mode, &ends);
   if (!piped.ok()) return piped;
   pid_t pid = -1;
   const int err = SpawnWith(argv, ends, &pid);
   if (err != 0) {
-    return PosixError(absl::StrCat("couldn't execute \"", argv[0], "\""), err);
+    return PosixError(absl::StrCat("posix_spawnp \"", argv[0], "\""), err);
   }
   ends.CloseChildEnds();
-  auto impl = std::make_unique<Impl>(pid, ends.parent_read, ends.parent_write);
+  auto impl =
+      std::make_unique<Impl>(ops, pid, ends.parent_read, ends.parent_write);
   ends.parent_read = ends.parent_write = -1;  // now owned by impl->stream
-  return std::make_shared<Pipeline>(std::move(impl));
+  return std::make_shared<Pipeline>(internal::PipelineKey(), std::move(impl));
 }
 
-Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::Pipeline(internal::PipelineKey, std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 
 Pipeline::~Pipeline() {
   impl_->stream.Close().IgnoreError();
-  std::call_once(impl_->reaped, [this] {
-    if (!ExitedBy(impl_->pid, absl::Now() + kGracePeriod)) {
-      kill(impl_->pid, SIGKILL);  // not reaped yet: cannot hit another process
-    }
-    Reap(impl_->pid).IgnoreError();
-  });
+  std::call_once(impl_->reaped, [this] { impl_->KillAndReap(); });
 }
 
 pid_t Pipeline::pid() const { return impl_->pid; }

@@ -1,7 +1,10 @@
 #include "lib/socket_ops.h"
 
+#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace tether {
@@ -65,6 +68,23 @@ class PosixSocketOps final : public SocketOps {
   }
   int EventFd(unsigned int initval, int flags) override {
     return ::eventfd(initval, flags);
+  }
+  int Pipe2(int fds[2], int flags) override { return ::pipe2(fds, flags); }
+  int PosixSpawnp(pid_t* pid, const char* file,
+                  const posix_spawn_file_actions_t* actions,
+                  const posix_spawnattr_t* attr, char* const argv[],
+                  char* const envp[]) override {
+    return ::posix_spawnp(pid, file, actions, attr, argv, envp);
+  }
+  pid_t WaitPid(pid_t pid, int* status, int options) override {
+    return ::waitpid(pid, status, options);
+  }
+  int WaitId(idtype_t type, id_t id, siginfo_t* info, int options) override {
+    return ::waitid(type, id, info, options);
+  }
+  int Kill(pid_t pid, int sig) override { return ::kill(pid, sig); }
+  int PidFdOpen(pid_t pid, unsigned int flags) override {
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
   }
 };
 

@@ -1,10 +1,17 @@
 // lib/socket_ops.h: the one seam in front of the operating system.
 //
-// Every system call tether makes on a socket, a pipe or a thread, and every
-// getaddrinfo(), goes through a SocketOps, so tests can inject faults
-// deterministically (tests/testing/fault_injecting_socket_ops.h). Each method
-// has the POSIX signature and convention: -1 (or the getaddrinfo code) with
-// errno set on failure. None retries EINTR: callers decide.
+// Every system call tether makes on a socket, a pipe, an eventfd, a child
+// process or a thread, and every getaddrinfo(), goes through a SocketOps, so
+// tests can inject faults deterministically
+// (tests/testing/fault_injecting_socket_ops.h). Each method has the POSIX
+// signature and convention: -1 (or the getaddrinfo code) with errno set on
+// failure, unless it says otherwise. None retries EINTR: callers decide.
+//
+// Not here, by design: library calls that make no system call
+// (posix_spawn_file_actions_*, posix_spawnattr_*, sigset operations), the
+// signal-mask bookkeeping around a pipe write (pthread_sigmask, sigpending,
+// sigtimedwait in lib/fd_stream.cc: they only guard the seam's Write), and
+// the worker pool's own memory and futex calls (lib/worker_pool.cc).
 //
 // Thread safety: implementations must be safe for concurrent calls.
 
@@ -14,8 +21,11 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 namespace tether {
 namespace internal {
@@ -51,8 +61,23 @@ class SocketOps {
   // pthread_create() convention: returns 0 or an error number.
   virtual int StartThread(pthread_t* thread, const pthread_attr_t* attr,
                           void* (*start)(void*), void* arg) = 0;
-  // eventfd(2): a CompletionQueue's descriptor.
+  // eventfd(2): a CompletionQueue's descriptor, an FdStream's wake-ups.
   virtual int EventFd(unsigned int initval, int flags) = 0;
+
+  // Child processes (lib/pipeline.cc).
+  virtual int Pipe2(int fds[2], int flags) = 0;
+  // posix_spawnp(3) convention: returns 0 or an error number (errno is not
+  // used). The file actions and attributes are built by the caller.
+  virtual int PosixSpawnp(pid_t* pid, const char* file,
+                          const posix_spawn_file_actions_t* actions,
+                          const posix_spawnattr_t* attr, char* const argv[],
+                          char* const envp[]) = 0;
+  virtual pid_t WaitPid(pid_t pid, int* status, int options) = 0;
+  virtual int WaitId(idtype_t type, id_t id, siginfo_t* info, int options) = 0;
+  virtual int Kill(pid_t pid, int sig) = 0;
+  // pidfd_open(2) (Linux 5.3+; -1/ENOSYS before): a descriptor that polls
+  // readable once the process has exited.
+  virtual int PidFdOpen(pid_t pid, unsigned int flags) = 0;
 };
 
 // Forwards every call to a target; a fake overrides only what it breaks
@@ -118,6 +143,25 @@ class SocketOpsWrapper : public SocketOps {
   }
   int EventFd(unsigned int initval, int flags) override {
     return target_->EventFd(initval, flags);
+  }
+  int Pipe2(int fds[2], int flags) override {
+    return target_->Pipe2(fds, flags);
+  }
+  int PosixSpawnp(pid_t* pid, const char* file,
+                  const posix_spawn_file_actions_t* actions,
+                  const posix_spawnattr_t* attr, char* const argv[],
+                  char* const envp[]) override {
+    return target_->PosixSpawnp(pid, file, actions, attr, argv, envp);
+  }
+  pid_t WaitPid(pid_t pid, int* status, int options) override {
+    return target_->WaitPid(pid, status, options);
+  }
+  int WaitId(idtype_t type, id_t id, siginfo_t* info, int options) override {
+    return target_->WaitId(type, id, info, options);
+  }
+  int Kill(pid_t pid, int sig) override { return target_->Kill(pid, sig); }
+  int PidFdOpen(pid_t pid, unsigned int flags) override {
+    return target_->PidFdOpen(pid, flags);
   }
 
  private:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that the CMake build and the Bazel build name the same files:
-# the library (lib/, include/tether/), the test helpers, the tests (and
+# the library (lib/, include/tether/), the loopback servers (testing/),
+# the test helpers, the tests (and
 # which are manual), and tether-probe with its tests.
 #
 # Bazel's side comes from `bazel query` over the BUILD files; CMake's from
@@ -17,6 +18,7 @@ query() {
 
 bazel_lists() {
   query library 'labels(srcs, //:tether) + labels(hdrs, //:tether)'
+  query servers 'labels(srcs, //testing:servers) + labels(hdrs, //testing:servers)'
   query testing 'labels(srcs, kind(cc_library, //tests/testing:*)) + labels(hdrs, kind(cc_library, //tests/testing:*))'
   query tests 'labels(srcs, kind(cc_test, //tests:*))'
   query manual 'attr(tags, "manual|benchmark", kind(cc_test, //tests:*))'

@@ -100,19 +100,21 @@ class CompletionQueue {
   // whether something can be drained. For callers without an event loop.
   [[nodiscard]] bool Wait(absl::Duration timeout);
 
-  // Creates a queue whose eventfd comes from `ops` (tests inject faults
-  // there). Not part of the stable API.
+  // Creates a queue whose every system call on its eventfd goes through
+  // `ops`, which must outlive the queue (tests inject faults there). Not
+  // part of the stable API.
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<CompletionQueue>>
   CreateWithOps(internal::SocketOps* ops);
 
  private:
   friend struct internal::CompletionQueueAccess;  // Push(), for ConnectState
-  explicit CompletionQueue(int fd);
+  CompletionQueue(internal::SocketOps* ops, int fd);
 
   // Adds node->socket at the tail (completion order). Lock-free; signals
   // fd() only when the queue was empty. Any thread.
   void Push(internal::CompletionNode* node);
 
+  internal::SocketOps* const ops_;  // the seam; outlives the queue
   const int fd_;
   // Newest first (a Treiber stack): pushed by CAS (release), taken by the
   // consumer with one exchange (acquire). Written by producers and Drain().

@@ -45,6 +45,11 @@
 
 namespace tether {
 
+namespace internal {
+class SocketOps;
+struct PipelineKey;  // below, with the implementation details
+}  // namespace internal
+
 enum class OpenMode { kRead, kWrite, kReadWrite };
 
 class Pipeline final : public Channel {
@@ -77,12 +82,29 @@ class Pipeline final : public Channel {
   [[nodiscard]] bool readable_open() const override;
   [[nodiscard]] bool writable_open() const override;
 
+  // Open() with every system call (pipe2, posix_spawnp, waitpid, kill, the
+  // pipes' I/O, ...) made through `ops`, which must outlive the Pipeline;
+  // tests inject faults there. Not part of the stable API.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<Pipeline>> OpenWithOps(
+      std::vector<std::string> argv, OpenMode mode, internal::SocketOps* ops);
+
+  // Only Open() makes Pipelines (PipelineKey is internal).
   struct Impl;
-  explicit Pipeline(std::unique_ptr<Impl> impl);  // Use Open().
+  Pipeline(internal::PipelineKey, std::unique_ptr<Impl> impl);
 
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// ---------------------------------------------------------------------------
+// Implementation details follow; nothing below is part of the API.
+// ---------------------------------------------------------------------------
+
+namespace internal {
+struct PipelineKey {  // Only tether's internals can make a Pipeline.
+  explicit PipelineKey() = default;
+};
+}  // namespace internal
 
 }  // namespace tether
 

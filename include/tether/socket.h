@@ -41,21 +41,8 @@ namespace internal {
 class ConnectState;
 class ConnectorImpl;
 class FdStream;
-
-// The final state of a connect, built by one thread, then published once
-// through Socket::result_ and never modified afterwards.
-struct ConnectResult {
-  absl::Status status;                    // OK when connected
-  int error_code = 0;                     // errno of the failure, 0 if none
-  std::optional<SocketAddress> sockname;  // set only when connected
-  std::optional<SocketAddress> peername;  // set only when connected
-  std::unique_ptr<FdStream> stream;       // the connected descriptor's I/O
-  ~ConnectResult();
-};
-
-struct SocketKey {  // Only tether's internals can make a Socket.
-  explicit SocketKey() = default;
-};
+struct ConnectResult;  // below, with the implementation details
+struct SocketKey;      // below, with the implementation details
 }  // namespace internal
 
 // One address the connector tried, as attempts() reports it.
@@ -98,29 +85,17 @@ class Socket final : public Channel {
   // failed it carries the first attempt's errno, and its message names every
   // address tried with its error. Lock-free; never blocks; safe from any
   // thread. The reference stays valid as long as the Socket.
-  [[nodiscard]] const absl::Status& error() const {
-    const internal::ConnectResult* r = Load();
-    return r == nullptr ? ok_ : r->status;
-  }
+  [[nodiscard]] const absl::Status& error() const;
 
   // errno of the failure (ECONNREFUSED, ETIMEDOUT for a timeout, ECANCELED
   // for a cancel); 0 while connecting, once connected, and for resolution
   // failures that have no errno. Lock-free; never blocks.
-  [[nodiscard]] int error_code() const {
-    const internal::ConnectResult* r = Load();
-    return r == nullptr ? 0 : r->error_code;
-  }
+  [[nodiscard]] int error_code() const;
 
   // Local and remote address of the connection; nullopt while connecting or
   // after a failure. Lock-free; never blocks; copies 32 bytes, no allocation.
-  [[nodiscard]] std::optional<SocketAddress> sockname() const {
-    const internal::ConnectResult* r = Load();
-    return r == nullptr ? std::nullopt : r->sockname;
-  }
-  [[nodiscard]] std::optional<SocketAddress> peername() const {
-    const internal::ConnectResult* r = Load();
-    return r == nullptr ? std::nullopt : r->peername;
-  }
+  [[nodiscard]] std::optional<SocketAddress> sockname() const;
+  [[nodiscard]] std::optional<SocketAddress> peername() const;
 
   // Every address tried so far, in the order started, with its outcome and
   // timing. Takes a short internal lock (not lock-free); never blocks on the
@@ -155,7 +130,7 @@ class Socket final : public Channel {
   // ReadToEnd and the half-closes) first wait for the connect to finish;
   // non-blocking ones return kUnavailable. After a failed connect they
   // return error(). Close() on a connecting socket cancels the attempt
-  // (error() becomes kCancelled) and interrupts a blocked connect().
+  // (error() becomes kCancelled) and interrupts the connect in progress.
   [[nodiscard]] absl::StatusOr<size_t> Read(absl::Span<char> buffer) override;
   [[nodiscard]] absl::StatusOr<size_t> Write(
       absl::Span<const char> data) override;
@@ -200,6 +175,53 @@ class Socket final : public Channel {
 // sets, or inside an event loop, a CompletionQueue costs O(1) per completion.
 size_t WaitAny(absl::Span<const std::shared_ptr<Socket>> sockets,
                absl::Duration timeout);
+
+// ---------------------------------------------------------------------------
+// Implementation details follow; nothing below is part of the API.
+// ---------------------------------------------------------------------------
+
+namespace internal {
+
+// The final state of a connect, built by one thread, then published once
+// through Socket::result_ and never modified afterwards.
+struct ConnectResult {
+  absl::Status status;                    // OK when connected
+  int error_code = 0;                     // errno of the failure, 0 if none
+  std::optional<SocketAddress> sockname;  // set only when connected
+  std::optional<SocketAddress> peername;  // set only when connected
+  std::unique_ptr<FdStream> stream;       // the connected descriptor's I/O
+  ~ConnectResult();
+};
+
+struct SocketKey {  // Only tether's internals can make a Socket.
+  explicit SocketKey() = default;
+};
+
+}  // namespace internal
+
+// The lock-free queries, inline (one acquire load in Load(), then reads of
+// the immutable published result); defined here because they need
+// ConnectResult.
+
+inline const absl::Status& Socket::error() const {
+  const internal::ConnectResult* r = Load();
+  return r == nullptr ? ok_ : r->status;
+}
+
+inline int Socket::error_code() const {
+  const internal::ConnectResult* r = Load();
+  return r == nullptr ? 0 : r->error_code;
+}
+
+inline std::optional<SocketAddress> Socket::sockname() const {
+  const internal::ConnectResult* r = Load();
+  return r == nullptr ? std::nullopt : r->sockname;
+}
+
+inline std::optional<SocketAddress> Socket::peername() const {
+  const internal::ConnectResult* r = Load();
+  return r == nullptr ? std::nullopt : r->peername;
+}
 
 }  // namespace tether
 

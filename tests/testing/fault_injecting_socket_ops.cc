@@ -39,7 +39,9 @@ const char* CallName(Call call) {
       "getsockopt",   "setsockopt",     "getsockname", "getpeername",
       "shutdown",     "ioctl(FIONBIO)", "close",       "recv",
       "send",         "read",           "write",       "getaddrinfo",
-      "freeaddrinfo", "pthread_create"};
+      "freeaddrinfo", "pthread_create", "eventfd",     "pipe2",
+      "posix_spawnp", "waitpid",        "waitid",      "kill",
+      "pidfd_open"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == Index(Call::kCount),
                 "one name per call");
   return call == Call::kCount ? "?" : kNames[Index(call)];
@@ -50,44 +52,54 @@ SocketAddress CallInfo::address() const {
   return a.ok() ? *a : SocketAddress();
 }
 
-Action Action::Fail(int err) {
+namespace {
+
+// What a filter sees of a call on `fd` (none: -1).
+CallInfo Info(Call call, int fd = -1) {
+  CallInfo info;
+  info.call = call;
+  info.fd = fd;
+  return info;
+}
+
+// ... of bind() or connect() to `addr`.
+CallInfo AddressInfo(Call call, int fd, const sockaddr* addr, socklen_t len) {
+  CallInfo info = Info(call, fd);
+  info.addr = addr;
+  info.addr_len = len;
+  info.domain = addr != nullptr ? addr->sa_family : AF_UNSPEC;
+  return info;
+}
+
+Action Make(Kind kind, int err = 0) {
   Action a;
-  a.kind = Kind::kFail;
+  a.kind = kind;
   a.err = err;
   return a;
 }
+
+}  // namespace
+
+Action Action::Fail(int err) { return Make(Kind::kFail, err); }
 
 Action Action::FailGai(int gai, int err) {
-  Action a;
-  a.kind = Kind::kFail;
+  Action a = Make(Kind::kFail, err);
   a.gai = gai;
-  a.err = err;
   return a;
 }
 
-Action Action::RealThenFail(int err) {
-  Action a;
-  a.kind = Kind::kRealThenFail;
-  a.err = err;
-  return a;
-}
+Action Action::RealThenFail(int err) { return Make(Kind::kRealThenFail, err); }
 
-Action Action::InterruptConnect() {
-  Action a;
-  a.kind = Kind::kInterruptConnect;
-  return a;
-}
+Action Action::InterruptConnect() { return Make(Kind::kInterruptConnect); }
 
 Action Action::Short(size_t max_len) {
-  Action a;
-  a.kind = Kind::kShort;
+  Action a = Make(Kind::kShort);
   a.max_len = max_len;
   return a;
 }
 
 Action Action::Answer(std::vector<SocketAddress> addresses, bool honor_hints) {
-  Action a;
-  a.kind = Kind::kAnswer;
+  Action a = Make(Kind::kAnswer);
   a.answer = std::move(addresses);
   a.honor_hints = honor_hints;
   return a;
@@ -188,6 +200,11 @@ std::vector<int> FaultInjectingSocketOps::close_calls_per_socket() const {
   return close_calls_;
 }
 
+int64_t FaultInjectingSocketOps::eventfds_open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(eventfds_.size());
+}
+
 // ---------------------------------------------------------------------------
 // The filter machinery.
 
@@ -223,8 +240,9 @@ int64_t FaultInjectingSocketOps::After(const CallInfo& info, int64_t ret) {
   return result.ret;
 }
 
-int64_t FaultInjectingSocketOps::Run(CallInfo info,
-                                     const std::function<int64_t()>& real) {
+int64_t FaultInjectingSocketOps::Run(
+    CallInfo info, const std::function<int64_t()>& real,
+    const std::function<int64_t()>& interrupt) {
   Action action = Before(&info);
   int64_t ret;
   switch (action.kind) {
@@ -236,6 +254,9 @@ int64_t FaultInjectingSocketOps::Run(CallInfo info,
       real();
       ret = -1;
       errno = action.err;
+      break;
+    case Kind::kInterruptConnect:
+      ret = interrupt ? interrupt() : real();
       break;
     default:
       errno = 0;
@@ -271,39 +292,32 @@ void FaultInjectingSocketOps::NoteClosed(int fd) {
 // ---------------------------------------------------------------------------
 // The calls.
 
-int FaultInjectingSocketOps::EventFd(unsigned int initval, int flags) {
-  const int fd = target()->EventFd(initval, flags);
-  if (fd >= 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    eventfds_.insert(fd);
-  }
-  return fd;
-}
-
-int FaultInjectingSocketOps::Socket(int domain, int type, int protocol) {
-  CallInfo info;
-  info.call = Call::kSocket;
-  info.domain = domain;
+int FaultInjectingSocketOps::RunOpening(
+    CallInfo info, const std::function<int64_t()>& real,
+    const std::function<void(int64_t)>& note) {
   Action action = Before(&info);
   int64_t ret;
   if (action.kind == Kind::kFail || action.kind == Kind::kRealThenFail) {
-    ret = -1;
+    ret = -1;  // RealThenFail too: a descriptor made and lost would leak
     errno = action.err;
   } else {
     errno = 0;
-    ret = target()->Socket(domain, type, protocol);
-    if (ret >= 0) NoteOpened(static_cast<int>(ret));
+    ret = real();
+    if (ret >= 0 && note) note(ret);
+    if (ret >= 0 && !note) NoteOpened(static_cast<int>(ret));
   }
   return static_cast<int>(After(info, ret));
 }
 
+int FaultInjectingSocketOps::Socket(int domain, int type, int protocol) {
+  CallInfo info = Info(Call::kSocket);
+  info.domain = domain;
+  return RunOpening(info,
+                    [&] { return target()->Socket(domain, type, protocol); });
+}
+
 int FaultInjectingSocketOps::Bind(int fd, const sockaddr* addr, socklen_t len) {
-  CallInfo info;
-  info.call = Call::kBind;
-  info.fd = fd;
-  info.addr = addr;
-  info.addr_len = len;
-  info.domain = addr != nullptr ? addr->sa_family : AF_UNSPEC;
+  CallInfo info = AddressInfo(Call::kBind, fd, addr, len);
   return static_cast<int>(
       Run(info, [&] { return target()->Bind(fd, addr, len); }));
 }
@@ -325,48 +339,21 @@ int FaultInjectingSocketOps::Interrupt(int fd, const sockaddr* addr,
 
 int FaultInjectingSocketOps::Connect(int fd, const sockaddr* addr,
                                      socklen_t len) {
-  CallInfo info;
-  info.call = Call::kConnect;
-  info.fd = fd;
-  info.addr = addr;
-  info.addr_len = len;
-  info.domain = addr != nullptr ? addr->sa_family : AF_UNSPEC;
-  Action action = Before(&info);
-  int64_t ret;
-  switch (action.kind) {
-    case Kind::kFail:
-      ret = -1;
-      errno = action.err;
-      break;
-    case Kind::kRealThenFail:
-      target()->Connect(fd, addr, len);
-      ret = -1;
-      errno = action.err;
-      break;
-    case Kind::kInterruptConnect:
-      ret = Interrupt(fd, addr, len);
-      break;
-    default:
-      errno = 0;
-      ret = target()->Connect(fd, addr, len);
-      break;
-  }
-  return static_cast<int>(After(info, ret));
+  CallInfo info = AddressInfo(Call::kConnect, fd, addr, len);
+  return static_cast<int>(Run(
+      info, [&] { return target()->Connect(fd, addr, len); },
+      [&] { return Interrupt(fd, addr, len); }));
 }
 
 int FaultInjectingSocketOps::Poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
-  CallInfo info;
-  info.call = Call::kPoll;
-  info.fd = nfds > 0 ? fds[0].fd : -1;
+  CallInfo info = Info(Call::kPoll, nfds > 0 ? fds[0].fd : -1);
   return static_cast<int>(
       Run(info, [&] { return target()->Poll(fds, nfds, timeout_ms); }));
 }
 
 int FaultInjectingSocketOps::GetSockOpt(int fd, int level, int name,
                                         void* value, socklen_t* len) {
-  CallInfo info;
-  info.call = Call::kGetSockOpt;
-  info.fd = fd;
+  CallInfo info = Info(Call::kGetSockOpt, fd);
   info.level = level;
   info.option = name;
   return static_cast<int>(Run(
@@ -375,9 +362,7 @@ int FaultInjectingSocketOps::GetSockOpt(int fd, int level, int name,
 
 int FaultInjectingSocketOps::SetSockOpt(int fd, int level, int name,
                                         const void* value, socklen_t len) {
-  CallInfo info;
-  info.call = Call::kSetSockOpt;
-  info.fd = fd;
+  CallInfo info = Info(Call::kSetSockOpt, fd);
   info.level = level;
   info.option = name;
   return static_cast<int>(Run(
@@ -386,42 +371,32 @@ int FaultInjectingSocketOps::SetSockOpt(int fd, int level, int name,
 
 int FaultInjectingSocketOps::GetSockName(int fd, sockaddr* addr,
                                          socklen_t* len) {
-  CallInfo info;
-  info.call = Call::kGetSockName;
-  info.fd = fd;
+  CallInfo info = Info(Call::kGetSockName, fd);
   return static_cast<int>(
       Run(info, [&] { return target()->GetSockName(fd, addr, len); }));
 }
 
 int FaultInjectingSocketOps::GetPeerName(int fd, sockaddr* addr,
                                          socklen_t* len) {
-  CallInfo info;
-  info.call = Call::kGetPeerName;
-  info.fd = fd;
+  CallInfo info = Info(Call::kGetPeerName, fd);
   return static_cast<int>(
       Run(info, [&] { return target()->GetPeerName(fd, addr, len); }));
 }
 
 int FaultInjectingSocketOps::Shutdown(int fd, int how) {
-  CallInfo info;
-  info.call = Call::kShutdown;
-  info.fd = fd;
+  CallInfo info = Info(Call::kShutdown, fd);
   return static_cast<int>(
       Run(info, [&] { return target()->Shutdown(fd, how); }));
 }
 
 int FaultInjectingSocketOps::SetNonBlocking(int fd, bool non_blocking) {
-  CallInfo info;
-  info.call = Call::kSetNonBlocking;
-  info.fd = fd;
+  CallInfo info = Info(Call::kSetNonBlocking, fd);
   return static_cast<int>(
       Run(info, [&] { return target()->SetNonBlocking(fd, non_blocking); }));
 }
 
 int FaultInjectingSocketOps::Close(int fd) {
-  CallInfo info;
-  info.call = Call::kClose;
-  info.fd = fd;
+  CallInfo info = Info(Call::kClose, fd);
   Action action = Before(&info);
   int64_t ret;
   if (action.kind == Kind::kFail) {  // the descriptor stays open
@@ -439,11 +414,9 @@ int FaultInjectingSocketOps::Close(int fd) {
   return static_cast<int>(After(info, ret));
 }
 
-ssize_t FaultInjectingSocketOps::Recv(int fd, void* buf, size_t len,
-                                      int flags) {
-  CallInfo info;
-  info.call = Call::kRecv;
-  info.fd = fd;
+int64_t FaultInjectingSocketOps::RunIo(
+    Call call, int fd, size_t len, const std::function<int64_t(size_t)>& real) {
+  CallInfo info = Info(call, fd);
   info.len = len;
   Action action = Before(&info);
   if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
@@ -453,64 +426,31 @@ ssize_t FaultInjectingSocketOps::Recv(int fd, void* buf, size_t len,
     errno = action.err;
   } else {
     errno = 0;
-    ret = target()->Recv(fd, buf, len, flags);
+    ret = real(len);
   }
   return After(info, ret);
+}
+
+ssize_t FaultInjectingSocketOps::Recv(int fd, void* buf, size_t len,
+                                      int flags) {
+  return RunIo(Call::kRecv, fd, len,
+               [&](size_t n) { return target()->Recv(fd, buf, n, flags); });
 }
 
 ssize_t FaultInjectingSocketOps::Send(int fd, const void* buf, size_t len,
                                       int flags) {
-  CallInfo info;
-  info.call = Call::kSend;
-  info.fd = fd;
-  info.len = len;
-  Action action = Before(&info);
-  if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
-  int64_t ret;
-  if (action.kind == Kind::kFail) {
-    ret = -1;
-    errno = action.err;
-  } else {
-    errno = 0;
-    ret = target()->Send(fd, buf, len, flags);
-  }
-  return After(info, ret);
+  return RunIo(Call::kSend, fd, len,
+               [&](size_t n) { return target()->Send(fd, buf, n, flags); });
 }
 
 ssize_t FaultInjectingSocketOps::Read(int fd, void* buf, size_t len) {
-  CallInfo info;
-  info.call = Call::kRead;
-  info.fd = fd;
-  info.len = len;
-  Action action = Before(&info);
-  if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
-  int64_t ret;
-  if (action.kind == Kind::kFail) {
-    ret = -1;
-    errno = action.err;
-  } else {
-    errno = 0;
-    ret = target()->Read(fd, buf, len);
-  }
-  return After(info, ret);
+  return RunIo(Call::kRead, fd, len,
+               [&](size_t n) { return target()->Read(fd, buf, n); });
 }
 
 ssize_t FaultInjectingSocketOps::Write(int fd, const void* buf, size_t len) {
-  CallInfo info;
-  info.call = Call::kWrite;
-  info.fd = fd;
-  info.len = len;
-  Action action = Before(&info);
-  if (action.kind == Kind::kShort) len = std::min(len, action.max_len);
-  int64_t ret;
-  if (action.kind == Kind::kFail) {
-    ret = -1;
-    errno = action.err;
-  } else {
-    errno = 0;
-    ret = target()->Write(fd, buf, len);
-  }
-  return After(info, ret);
+  return RunIo(Call::kWrite, fd, len,
+               [&](size_t n) { return target()->Write(fd, buf, n); });
 }
 
 addrinfo* FaultInjectingSocketOps::MakeList(const Action& action,
@@ -548,8 +488,7 @@ addrinfo* FaultInjectingSocketOps::MakeList(const Action& action,
 int FaultInjectingSocketOps::GetAddrInfo(const char* node, const char* service,
                                          const addrinfo* hints,
                                          addrinfo** result) {
-  CallInfo info;
-  info.call = Call::kGetAddrInfo;
+  CallInfo info = Info(Call::kGetAddrInfo);
   info.node = node;
   info.hints_family = hints != nullptr ? hints->ai_family : AF_UNSPEC;
   Action action = Before(&info);
@@ -604,12 +543,69 @@ void FaultInjectingSocketOps::FreeAddrInfo(addrinfo* result) {
 int FaultInjectingSocketOps::StartThread(pthread_t* thread,
                                          const pthread_attr_t* attr,
                                          void* (*start)(void*), void* arg) {
-  CallInfo info;
-  info.call = Call::kStartThread;
+  CallInfo info = Info(Call::kStartThread);
   if (attr != nullptr) pthread_attr_getstacksize(attr, &info.stack_size);
   Action action = Before(&info);
   if (action.kind == Kind::kFail) return action.err != 0 ? action.err : EAGAIN;
   return target()->StartThread(thread, attr, start, arg);
+}
+
+int FaultInjectingSocketOps::EventFd(unsigned int initval, int flags) {
+  CallInfo info = Info(Call::kEventFd);
+  return RunOpening(
+      info, [&] { return target()->EventFd(initval, flags); },
+      [this](int64_t fd) {
+        std::lock_guard<std::mutex> lock(mu_);
+        eventfds_.insert(static_cast<int>(fd));
+      });
+}
+
+int FaultInjectingSocketOps::Pipe2(int fds[2], int flags) {
+  CallInfo info = Info(Call::kPipe2);
+  return RunOpening(
+      info, [&] { return target()->Pipe2(fds, flags); },
+      [&](int64_t) {
+        NoteOpened(fds[0]);
+        NoteOpened(fds[1]);
+      });
+}
+
+int FaultInjectingSocketOps::PosixSpawnp(
+    pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
+    const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  CallInfo info = Info(Call::kPosixSpawnp);
+  info.file = file;
+  Action action = Before(&info);
+  if (action.kind == Kind::kFail) return action.err != 0 ? action.err : EAGAIN;
+  return target()->PosixSpawnp(pid, file, actions, attr, argv, envp);
+}
+
+pid_t FaultInjectingSocketOps::WaitPid(pid_t pid, int* status, int options) {
+  CallInfo info = Info(Call::kWaitPid);
+  info.pid = pid;
+  return static_cast<pid_t>(
+      Run(info, [&] { return target()->WaitPid(pid, status, options); }));
+}
+
+int FaultInjectingSocketOps::WaitId(idtype_t type, id_t id, siginfo_t* info_out,
+                                    int options) {
+  CallInfo info = Info(Call::kWaitId);
+  info.pid = static_cast<pid_t>(id);
+  return static_cast<int>(
+      Run(info, [&] { return target()->WaitId(type, id, info_out, options); }));
+}
+
+int FaultInjectingSocketOps::Kill(pid_t pid, int sig) {
+  CallInfo info = Info(Call::kKill);
+  info.pid = pid;
+  info.sig = sig;
+  return static_cast<int>(Run(info, [&] { return target()->Kill(pid, sig); }));
+}
+
+int FaultInjectingSocketOps::PidFdOpen(pid_t pid, unsigned int flags) {
+  CallInfo info = Info(Call::kPidFdOpen);
+  info.pid = pid;
+  return RunOpening(info, [&] { return target()->PidFdOpen(pid, flags); });
 }
 
 std::vector<int> OpenFds() {

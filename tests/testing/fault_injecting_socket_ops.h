@@ -11,8 +11,9 @@
 //     is gone, as Linux does);
 //   * an optional after-filter per call type sees (and may rewrite) the
 //     result;
-//   * open/close counters for every socket made through the seam, so each
-//     test can assert "nothing leaked" and "closed exactly once".
+//   * open/close counters for every descriptor made through the seam
+//     (sockets, eventfds, both ends of a pipe, pidfds), so each test can
+//     assert "nothing leaked" and "closed exactly once".
 //
 // A special fault, InterruptConnect(), reproduces what Linux does when a
 // blocking connect() is interrupted by a signal: the connect goes on in the
@@ -74,6 +75,13 @@ enum class Call {
   kGetAddrInfo,
   kFreeAddrInfo,
   kStartThread,
+  kEventFd,
+  kPipe2,
+  kPosixSpawnp,  // Fail/RealThenFail: returns `err` (an error number)
+  kWaitPid,
+  kWaitId,
+  kKill,
+  kPidFdOpen,
   kCount,  // not a call
 };
 
@@ -93,6 +101,9 @@ struct CallInfo {
   const char* node = nullptr;    // getaddrinfo
   int hints_family = AF_UNSPEC;  // getaddrinfo
   size_t stack_size = 0;         // StartThread: the attribute's stack size
+  pid_t pid = 0;                 // waitpid/waitid/kill/pidfd_open
+  int sig = 0;                   // kill
+  const char* file = nullptr;    // posix_spawnp: the program
 
   // bind/connect: the address (empty if not IPv4/IPv6).
   SocketAddress address() const;
@@ -166,9 +177,10 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   // Faults injected by every FaultInjectingSocketOps in this process.
   static int64_t TotalFaultsInjected();
 
-  // Sockets: made by a successful socket() through the seam, released by a
-  // close() through the seam (one that reports EINTR counts: the descriptor
-  // is gone on Linux).
+  // Descriptors ("sockets" for short, the seam's first and commonest kind):
+  // made by a successful socket(), pipe2() (two) or pidfd_open()
+  // through the seam, released by a close() through the seam (one that
+  // reports EINTR counts: the descriptor is gone on Linux).
   int64_t sockets_opened() const;
   int64_t sockets_closed() const;
   int64_t sockets_open() const { return sockets_opened() - sockets_closed(); }
@@ -179,12 +191,13 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   std::vector<int> open_sockets() const;
   // close() calls per socket, in the order the sockets were made.
   std::vector<int> close_calls_per_socket() const;
+  // eventfd()s made through the seam and not yet closed through it. Counted
+  // apart: every Connector makes one (its Registry's), which would shift
+  // every test's socket counts.
+  int64_t eventfds_open() const;
 
   // internal::SocketOps
   int Socket(int domain, int type, int protocol) override;
-  // Not a socket: tracked apart, so its close() is not a stray one and it
-  // counts in no socket counter.
-  int EventFd(unsigned int initval, int flags) override;
   int Bind(int fd, const sockaddr* addr, socklen_t len) override;
   int Connect(int fd, const sockaddr* addr, socklen_t len) override;
   int Poll(pollfd* fds, nfds_t nfds, int timeout_ms) override;
@@ -206,15 +219,35 @@ class FaultInjectingSocketOps : public internal::SocketOpsWrapper {
   void FreeAddrInfo(addrinfo* result) override;
   int StartThread(pthread_t* thread, const pthread_attr_t* attr,
                   void* (*start)(void*), void* arg) override;
+  int EventFd(unsigned int initval, int flags) override;
+  int Pipe2(int fds[2], int flags) override;
+  int PosixSpawnp(pid_t* pid, const char* file,
+                  const posix_spawn_file_actions_t* actions,
+                  const posix_spawnattr_t* attr, char* const argv[],
+                  char* const envp[]) override;
+  pid_t WaitPid(pid_t pid, int* status, int options) override;
+  int WaitId(idtype_t type, id_t id, siginfo_t* info, int options) override;
+  int Kill(pid_t pid, int sig) override;
+  int PidFdOpen(pid_t pid, unsigned int flags) override;
 
  private:
   // Numbers the call, runs the before-filter and sleeps its delay.
   Action Before(CallInfo* info);
   // Runs the after-filter; sets errno to the (possibly rewritten) error.
   int64_t After(const CallInfo& info, int64_t ret);
-  // Runs the generic fail/real-then-fail logic around `real`.
-  int64_t Run(CallInfo info, const std::function<int64_t()>& real);
+  // Runs the generic fail/real-then-fail logic around `real` (and
+  // `interrupt` for kInterruptConnect, when given).
+  int64_t Run(CallInfo info, const std::function<int64_t()>& real,
+              const std::function<int64_t()>& interrupt = nullptr);
   int Interrupt(int fd, const sockaddr* addr, socklen_t len);
+  // Run() for recv/send/read/write (`real` gets the length to use: a kShort
+  // action caps it).
+  int64_t RunIo(Call call, int fd, size_t len,
+                const std::function<int64_t(size_t)>& real);
+  // Run() for a call that makes descriptors: on success `note` records
+  // them (by default: the result is the one descriptor).
+  int RunOpening(CallInfo info, const std::function<int64_t()>& real,
+                 const std::function<void(int64_t)>& note = nullptr);
   addrinfo* MakeList(const Action& action, const addrinfo* hints);
   void NoteOpened(int fd);
   void NoteClosed(int fd);

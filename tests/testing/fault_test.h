@@ -45,6 +45,7 @@ class FaultTest : public ::testing::Test {
     connector_.reset();  // joins every worker; sockets were the test's
     EXPECT_EQ(ops_.sockets_open(), 0)
         << "sockets still open: " << absl::StrJoin(ops_.open_sockets(), ",");
+    EXPECT_EQ(ops_.eventfds_open(), 0) << "eventfd still open";
     EXPECT_EQ(ops_.stray_closes(), 0) << "close() of an unknown descriptor";
     std::vector<int> closes = ops_.close_calls_per_socket();
     for (size_t i = 0; i < closes.size(); ++i) {

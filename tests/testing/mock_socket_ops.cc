@@ -38,6 +38,14 @@ void MockSocketOps::ForwardToDefaultImpl() {
   ON_CALL(*this, StartThread)
       .WillByDefault(Invoke(target_, &SocketOps::StartThread));
   ON_CALL(*this, EventFd).WillByDefault(Invoke(target_, &SocketOps::EventFd));
+  ON_CALL(*this, Pipe2).WillByDefault(Invoke(target_, &SocketOps::Pipe2));
+  ON_CALL(*this, PosixSpawnp)
+      .WillByDefault(Invoke(target_, &SocketOps::PosixSpawnp));
+  ON_CALL(*this, WaitPid).WillByDefault(Invoke(target_, &SocketOps::WaitPid));
+  ON_CALL(*this, WaitId).WillByDefault(Invoke(target_, &SocketOps::WaitId));
+  ON_CALL(*this, Kill).WillByDefault(Invoke(target_, &SocketOps::Kill));
+  ON_CALL(*this, PidFdOpen)
+      .WillByDefault(Invoke(target_, &SocketOps::PidFdOpen));
 }
 
 }  // namespace testing

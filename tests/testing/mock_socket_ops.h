@@ -48,6 +48,15 @@ class MockSocketOps : public internal::SocketOps {
               (pthread_t*, const pthread_attr_t*, void* (*)(void*), void*),
               (override));
   MOCK_METHOD(int, EventFd, (unsigned int, int), (override));
+  MOCK_METHOD(int, Pipe2, (int*, int), (override));
+  MOCK_METHOD(int, PosixSpawnp,
+              (pid_t*, const char*, const posix_spawn_file_actions_t*,
+               const posix_spawnattr_t*, char* const*, char* const*),
+              (override));
+  MOCK_METHOD(pid_t, WaitPid, (pid_t, int*, int), (override));
+  MOCK_METHOD(int, WaitId, (idtype_t, id_t, siginfo_t*, int), (override));
+  MOCK_METHOD(int, Kill, (pid_t, int), (override));
+  MOCK_METHOD(int, PidFdOpen, (pid_t, unsigned int), (override));
 
   internal::SocketOps* target() const { return target_; }
 

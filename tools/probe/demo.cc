@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "tools/probe/demo_servers.h"
+#include "testing/servers.h"
 #include "tools/probe/row.h"
 #include "tools/probe/run.h"
 #include "tools/probe/text.h"
@@ -18,22 +18,31 @@ namespace tether {
 namespace probe {
 namespace {
 
+using testing::HangingListener;
+using testing::Listener;
+using testing::RefusingPort;
+
+// The loopback servers (testing/servers.h). The echo server listens on
+// 127.0.0.1 and, where it exists, ::1 at the same port, so "localhost"
+// works whichever addresses it resolves to.
 struct Servers {
-  std::unique_ptr<EchoServer> echo;
+  std::unique_ptr<Listener> echo;
   std::unique_ptr<RefusingPort> refusing;
-  std::unique_ptr<HangingPort> hanging;
+  std::unique_ptr<HangingListener> hanging;
 };
 
 absl::StatusOr<Servers> StartServers() {
   Servers s;
-  absl::StatusOr<std::unique_ptr<EchoServer>> echo = EchoServer::Start();
+  absl::StatusOr<std::unique_ptr<Listener>> echo =
+      Listener::Start(Listener::Mode::kEcho, AF_UNSPEC);
   if (!echo.ok()) return echo.status();
   s.echo = *std::move(echo);
   absl::StatusOr<std::unique_ptr<RefusingPort>> refusing =
       RefusingPort::Start();
   if (!refusing.ok()) return refusing.status();
   s.refusing = *std::move(refusing);
-  absl::StatusOr<std::unique_ptr<HangingPort>> hanging = HangingPort::Start();
+  absl::StatusOr<std::unique_ptr<HangingListener>> hanging =
+      HangingListener::Start();
   if (!hanging.ok()) return hanging.status();
   s.hanging = *std::move(hanging);
   return s;

@@ -1,0 +1,38 @@
+# run_with_tether.tcl: tclsh with `package require tether; tether::install`
+# in effect before anything else runs, for Tcl's own test files
+# (tools/tcl_stage.sh). The package comes from auto_path (TCLLIBPATH).
+#
+#   tclsh run_with_tether.tcl FILE ?ARG ...?   sources FILE as tclsh would
+#   tclsh run_with_tether.tcl                  runs commands from stdin as
+#                                              they complete, as tclsh does
+#                                              when stdin is not a terminal
+#
+# Tcl's tests start child interpreters with [interpreter]; the stage points
+# tcltest's -interpreter at a shell wrapper of this file, so those children
+# run with tether::install too.
+package require tether
+tether::install
+
+if {$argc > 0} {
+    set argv0 [lindex $argv 0]
+    set argv [lrange $argv 1 end]
+    incr argc -1
+    set tether_code [catch {uplevel #0 [list source $argv0]} msg opts]
+    if {$tether_code} {puts stderr [dict get $opts -errorinfo]}
+    if {[info exists env(TETHER_TCL_STATS)]} {
+        puts "tether::stats [tether::stats]"
+    }
+    exit [expr {$tether_code != 0}]
+}
+set tether_command ""
+while {[gets stdin line] >= 0} {
+    append tether_command $line \n
+    if {[info complete $tether_command]} {
+        set tether_script $tether_command
+        set tether_command ""
+        if {[catch {uplevel #0 $tether_script} msg]} {
+            puts stderr $msg
+        }
+    }
+}
+exit 0

@@ -4,6 +4,9 @@
 # reverse lookup of the address on every call).
 # Usage: tclsh tcl_query.tcl -> connecting_us=<f> error_us=<f> sockname_us=<f>
 #                               peername_us=<f>
+# With TETHER_TCL=<dir>, the same script measures tether's channels
+# (use_tether.tcl; compare.sh runs it both ways).
+source [file join [file dirname [info script]] use_tether.tcl]
 set srv [socket -server {apply {{s args} {}}} -myaddr 127.0.0.1 0]
 set s [socket 127.0.0.1 [lindex [fconfigure $srv -sockname] 2]]
 set out {}

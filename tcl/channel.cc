@@ -49,10 +49,10 @@ struct ChannelState {
   Tcl_Channel channel = nullptr;
   std::shared_ptr<tether::Socket> socket;
   std::shared_ptr<Link> link;
-  int interest = 0;                  // the mask of the last watchProc call
-  int handler_fd = -1;               // descriptor with a file handler, or -1
-  Tcl_TimerToken timer = nullptr;    // readiness of a failed connect
-  bool error_reported = false;       // -error gave the connect's error once
+  int interest = 0;                // the mask of the last watchProc call
+  int handler_fd = -1;             // descriptor with a file handler, or -1
+  Tcl_TimerToken timer = nullptr;  // readiness of a failed connect
+  bool error_reported = false;     // -error gave the connect's error once
 };
 
 // The queued notice "this channel's connect is complete".
@@ -156,8 +156,8 @@ int InputProc(ClientData data, char* buf, int size, int* error) {
 
 int OutputProc(ClientData data, const char* buf, int size, int* error) {
   ChannelState* st = State(data);
-  absl::StatusOr<size_t> n = st->socket->Write(
-      absl::Span<const char>(buf, static_cast<size_t>(size)));
+  absl::StatusOr<size_t> n =
+      st->socket->Write(absl::Span<const char>(buf, static_cast<size_t>(size)));
   if (n.ok()) return static_cast<int>(*n);
   *error = DriverErrno(*st->socket, n.status());
   return -1;
@@ -235,23 +235,23 @@ int GetOptionProc(ClientData data, Tcl_Interp* interp, const char* name,
                   Tcl_DString* ds);
 
 const Tcl_ChannelType kChannelType = {
-    "tether",                // typeName
-    TCL_CHANNEL_VERSION_5,   // version
-    TCL_CLOSE2PROC,          // closeProc: Close2Proc with flags 0
-    InputProc,               // inputProc
-    OutputProc,              // outputProc
-    nullptr,                 // seekProc
-    nullptr,                 // setOptionProc
-    GetOptionProc,           // getOptionProc
-    WatchProc,               // watchProc
-    GetHandleProc,           // getHandleProc
-    Close2Proc,              // close2Proc
-    BlockModeProc,           // blockModeProc
-    nullptr,                 // flushProc
-    nullptr,                 // handlerProc
-    nullptr,                 // wideSeekProc
-    ThreadActionProc,        // threadActionProc
-    nullptr,                 // truncateProc
+    "tether",               // typeName
+    TCL_CHANNEL_VERSION_5,  // version
+    TCL_CLOSE2PROC,         // closeProc: Close2Proc with flags 0
+    InputProc,              // inputProc
+    OutputProc,             // outputProc
+    nullptr,                // seekProc
+    nullptr,                // setOptionProc
+    GetOptionProc,          // getOptionProc
+    WatchProc,              // watchProc
+    GetHandleProc,          // getHandleProc
+    Close2Proc,             // close2Proc
+    BlockModeProc,          // blockModeProc
+    nullptr,                // flushProc
+    nullptr,                // handlerProc
+    nullptr,                // wideSeekProc
+    ThreadActionProc,       // threadActionProc
+    nullptr,                // truncateProc
 };
 
 // --- Options: TIP 427's queries, from the Socket's lock-free state -------
@@ -289,7 +289,8 @@ void AppendError(ChannelState* st, Tcl_DString* ds) {
   const tether::Socket& s = *st->socket;
   if (s.connecting()) return;
   if (!s.error().ok()) {
-    if (!st->error_reported) Tcl_DStringAppend(ds, ConnectErrorText(s).c_str(), -1);
+    if (!st->error_reported)
+      Tcl_DStringAppend(ds, ConnectErrorText(s).c_str(), -1);
     st->error_reported = true;
     return;
   }
@@ -314,7 +315,8 @@ void AppendAddress(Tcl_Interp* interp, Tcl_DString* ds, const char* option,
 }
 
 bool Is(const char* name, size_t len, const char* option) {
-  return len > 1 && name[1] == option[1] && std::strncmp(name, option, len) == 0;
+  return len > 1 && name[1] == option[1] &&
+         std::strncmp(name, option, len) == 0;
 }
 
 int GetOptionProc(ClientData data, Tcl_Interp* interp, const char* name,
@@ -358,8 +360,8 @@ void SetOpenError(Tcl_Interp* interp, const tether::Socket& s) {
     errno = s.error_code();
     text = Tcl_PosixError(interp);  // sets errorCode {POSIX ECONNREFUSED ...}
   }
-  Tcl_SetObjResult(interp, Tcl_ObjPrintf("couldn't open socket: %s",
-                                         text.c_str()));
+  Tcl_SetObjResult(interp,
+                   Tcl_ObjPrintf("couldn't open socket: %s", text.c_str()));
 }
 
 Tcl_Channel Wrap(std::shared_ptr<tether::Socket> socket,
@@ -368,11 +370,11 @@ Tcl_Channel Wrap(std::shared_ptr<tether::Socket> socket,
   st->socket = std::move(socket);
   st->link = std::move(link);
   char name[40];
-  std::snprintf(name, sizeof(name), "sock%llx",
-                static_cast<unsigned long long>(
-                    reinterpret_cast<uintptr_t>(st)));
-  st->channel = Tcl_CreateChannel(&kChannelType, name, st,
-                                  TCL_READABLE | TCL_WRITABLE);
+  std::snprintf(
+      name, sizeof(name), "sock%llx",
+      static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(st)));
+  st->channel =
+      Tcl_CreateChannel(&kChannelType, name, st, TCL_READABLE | TCL_WRITABLE);
   OpenChannels()[st->link->id] = st;
   // Tcl's own client sockets translate like this.
   Tcl_SetChannelOption(nullptr, st->channel, "-translation", "auto crlf");
@@ -385,12 +387,12 @@ Tcl_Channel OpenClientChannel(Tcl_Interp* interp,
                               const ClientRequest& request) {
   std::shared_ptr<tether::Connector> connector = SharedConnector();
   if (connector == nullptr) {
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(
-                                 "couldn't open socket: Tcl is exiting", -1));
+    Tcl_SetObjResult(
+        interp, Tcl_NewStringObj("couldn't open socket: Tcl is exiting", -1));
     return nullptr;
   }
-  auto link = std::make_shared<Link>(
-      g_next_id.fetch_add(1, std::memory_order_relaxed));
+  auto link =
+      std::make_shared<Link>(g_next_id.fetch_add(1, std::memory_order_relaxed));
   std::shared_ptr<tether::Socket> socket =
       connector->Connect(request.host, request.port, Options(request, link));
   if (!request.async) (void)socket->Wait(absl::InfiniteDuration());

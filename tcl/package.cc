@@ -62,17 +62,17 @@ int GetPort(Tcl_Interp* interp, Tcl_Obj* obj, int* port) {
   }
   if (Tcl_GetIntFromObj(interp, obj, port) != TCL_OK) return TCL_ERROR;
   if (*port > 0xFFFF) {
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(
-                                 "couldn't open socket: port number too high",
-                                 -1));
+    Tcl_SetObjResult(
+        interp,
+        Tcl_NewStringObj("couldn't open socket: port number too high", -1));
     return TCL_ERROR;
   }
   return TCL_OK;
 }
 
 int NeedArgument(Tcl_Interp* interp, const char* option) {
-  Tcl_SetObjResult(interp, Tcl_ObjPrintf("no argument given for %s option",
-                                         option));
+  Tcl_SetObjResult(interp,
+                   Tcl_ObjPrintf("no argument given for %s option", option));
   return TCL_ERROR;
 }
 
@@ -89,9 +89,9 @@ int ParseSocketArgs(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[],
       return TCL_ERROR;
     }
     if ((index == 0 && out->server) || (index == 3 && out->client.async)) {
-      Tcl_SetObjResult(interp, Tcl_NewStringObj(
-                                   "cannot set -async option for server sockets",
-                                   -1));
+      Tcl_SetObjResult(
+          interp,
+          Tcl_NewStringObj("cannot set -async option for server sockets", -1));
       return TCL_ERROR;
     }
     if (index == 0) {
@@ -108,9 +108,9 @@ int ParseSocketArgs(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[],
   }
   if (out->server) {
     if (out->client.local_port != 0) {
-      Tcl_SetObjResult(interp, Tcl_NewStringObj(
-                                   "option -myport is not valid for servers",
-                                   -1));
+      Tcl_SetObjResult(
+          interp,
+          Tcl_NewStringObj("option -myport is not valid for servers", -1));
       return TCL_ERROR;
     }
     return a == objc - 1 ? TCL_OK : WrongArgs(interp, objv);
@@ -131,10 +131,10 @@ int ResolveLocal(Tcl_Interp* interp, SocketArgs* args) {
   addrinfo* list = nullptr;
   const int rc = getaddrinfo(args->myaddr, nullptr, &hints, &list);
   if (rc != 0) {
-    Tcl_SetObjResult(interp, Tcl_ObjPrintf("couldn't open socket: %s",
-                                           rc == EAI_SYSTEM
-                                               ? Tcl_PosixError(interp)
-                                               : gai_strerror(rc)));
+    Tcl_SetObjResult(interp,
+                     Tcl_ObjPrintf("couldn't open socket: %s",
+                                   rc == EAI_SYSTEM ? Tcl_PosixError(interp)
+                                                    : gai_strerror(rc)));
     return TCL_ERROR;
   }
   char ip[NI_MAXHOST];
@@ -184,8 +184,8 @@ int Socket(Tcl_Interp* interp, int objc, Tcl_Obj* const objv[],
   if (ParseSocketArgs(interp, objc, objv, &args) != TCL_OK) return TCL_ERROR;
   if (!args.server) return OpenClient(interp, &args);
   if (tcl_socket == nullptr) {
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(
-                                 "no Tcl socket command for -server", -1));
+    Tcl_SetObjResult(interp,
+                     Tcl_NewStringObj("no Tcl socket command for -server", -1));
     return TCL_ERROR;
   }
   return tcl_socket->objProc(tcl_socket->objClientData, interp, objc, objv);
@@ -196,8 +196,7 @@ int InstalledSocketCmd(ClientData data, Tcl_Interp* interp, int objc,
   return Socket(interp, objc, objv, static_cast<Tcl_CmdInfo*>(data));
 }
 
-int SocketCmd(ClientData, Tcl_Interp* interp, int objc,
-              Tcl_Obj* const objv[]) {
+int SocketCmd(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   Tcl_CmdInfo info;
   return Socket(interp, objc, objv, TclSocket(interp, &info) ? &info : nullptr);
 }
@@ -220,8 +219,8 @@ int InstallCmd(ClientData, Tcl_Interp* interp, int objc,
   auto* original = new Tcl_CmdInfo;
   if (!TclSocket(interp, original)) {
     delete original;
-    Tcl_SetObjResult(interp, Tcl_NewStringObj(
-                                 "tether::install: no socket command", -1));
+    Tcl_SetObjResult(
+        interp, Tcl_NewStringObj("tether::install: no socket command", -1));
     return TCL_ERROR;
   }
   Tcl_CreateObjCommand(interp, "::socket", InstalledSocketCmd, original,
@@ -243,8 +242,7 @@ int UninstallCmd(ClientData, Tcl_Interp* interp, int objc,
   return TCL_OK;
 }
 
-int StatsCmd(ClientData, Tcl_Interp* interp, int objc,
-             Tcl_Obj* const objv[]) {
+int StatsCmd(ClientData, Tcl_Interp* interp, int objc, Tcl_Obj* const objv[]) {
   if (objc != 1) {
     Tcl_WrongNumArgs(interp, 1, objv, nullptr);
     return TCL_ERROR;
@@ -271,8 +269,7 @@ int StatsCmd(ClientData, Tcl_Interp* interp, int objc,
 extern "C" int Tether_Init(Tcl_Interp* interp) {
   using namespace tether_tcl;  // NOLINT(build/namespaces): C entry point
   if (Tcl_PkgRequire(interp, "Tcl", "8.6", 0) == nullptr) return TCL_ERROR;
-  Tcl_CreateObjCommand(interp, "::tether::socket", SocketCmd, nullptr,
-                       nullptr);
+  Tcl_CreateObjCommand(interp, "::tether::socket", SocketCmd, nullptr, nullptr);
   Tcl_CreateObjCommand(interp, "::tether::install", InstallCmd, nullptr,
                        nullptr);
   Tcl_CreateObjCommand(interp, "::tether::uninstall", UninstallCmd, nullptr,

@@ -103,7 +103,8 @@ int OpenDescriptors() {
 }
 
 int64_t Stat(Interp& interp, const char* key) {
-  return std::stoll(interp.Eval(absl::StrCat("dict get [tether::stats] ", key)));
+  return std::stoll(
+      interp.Eval(absl::StrCat("dict get [tether::stats] ", key)));
 }
 
 // Waits (bounded) until no connect of the process is in flight.
@@ -146,8 +147,8 @@ class EchoServer {
     std::vector<pollfd> fds = {{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
     while (poll(fds.data(), fds.size(), -1) >= 0 && fds[0].revents == 0) {
       if (fds[1].revents != 0) {
-        fds.push_back({accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC),
-                       POLLIN, 0});
+        fds.push_back(
+            {accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC), POLLIN, 0});
       }
       for (size_t i = 2; i < fds.size(); i++) {
         if (fds[i].revents != 0 && !Echo(fds[i].fd)) {
@@ -311,10 +312,10 @@ TEST(TetherTclTest, InterpDeleteCancelsPendingConnectsAndLeaksNothing) {
   Interp observer;
   const int descriptors = OpenDescriptors();
   Interp child;
-  child.Eval(absl::StrCat(
-      "tether::install; for {set i 0} {$i < 20} {incr i} "
-      "{socket -async 127.0.0.1 ",
-      hanging.port(), "}"));
+  child.Eval(
+      absl::StrCat("tether::install; for {set i 0} {$i < 20} {incr i} "
+                   "{socket -async 127.0.0.1 ",
+                   hanging.port(), "}"));
   EXPECT_GE(Stat(observer, "in_flight"), 20);
   child.Delete();
   EXPECT_TRUE(NothingInFlight(observer));
@@ -366,9 +367,9 @@ int main(int argc, char** argv) {
   HangingListener hanging;
   Tcl_Interp* interp = Tcl_CreateInterp();
   Tether_Init(interp);
-  Tcl_Eval(interp, absl::StrCat("tether::socket -async 127.0.0.1 ",
-                                hanging.port())
-                       .c_str());
+  Tcl_Eval(
+      interp,
+      absl::StrCat("tether::socket -async 127.0.0.1 ", hanging.port()).c_str());
   Tcl_Finalize();
   return rc;
 }

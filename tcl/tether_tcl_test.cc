@@ -61,24 +61,31 @@ class Interp {
   Tcl_Interp* interp_;
 };
 
+// A listening socket on 127.0.0.1, port chosen by the kernel; its address
+// in *addr.
+int Listen(int backlog, sockaddr_in* addr) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  *addr = sockaddr_in{};
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(*addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(addr), len), 0);
+  EXPECT_EQ(listen(fd, backlog), 0);
+  getsockname(fd, reinterpret_cast<sockaddr*>(addr), &len);
+  return fd;
+}
+
+int Port(const sockaddr_in& addr) { return ntohs(addr.sin_port); }
+
 // A loopback listener whose accept queue is full, so a connect to it stays
 // pending (its SYNs are dropped) until cancelled.
 class HangingListener {
  public:
-  HangingListener() {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    EXPECT_EQ(listen(listener_, 0), 0);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+  HangingListener() : listener_(Listen(0, &addr_)), port_(Port(addr_)) {
     for (int i = 0; i < 4; i++) {  // fill the queue (backlog 0 holds one)
       const int fd =
           socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
+      connect(fd, reinterpret_cast<sockaddr*>(&addr_), sizeof(addr_));
       fillers_.push_back(fd);
     }
   }
@@ -89,8 +96,9 @@ class HangingListener {
   int port() const { return port_; }
 
  private:
+  sockaddr_in addr_;  // first: the initializers below write it
   int listener_;
-  int port_ = 0;
+  int port_;
   std::vector<int> fillers_;
 };
 
@@ -121,16 +129,7 @@ bool NothingInFlight(Interp& interp) {
 // cannot starve it): bytes back as they come, then "DONE\n" at EOF.
 class EchoServer {
  public:
-  EchoServer() {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    EXPECT_EQ(listen(listener_, 64), 0);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+  EchoServer() : listener_(Listen(64, &addr_)), port_(Port(addr_)) {
     EXPECT_EQ(pipe2(wake_, O_CLOEXEC), 0);
     thread_ = std::thread([this] { Run(); });
   }
@@ -168,8 +167,9 @@ class EchoServer {
     return false;
   }
 
+  sockaddr_in addr_;  // first: the initializers below write it
   int listener_;
-  int port_ = 0;
+  int port_;
   int wake_[2];
   std::thread thread_;
 };

@@ -31,12 +31,13 @@ esac
 KS=(1 16 64 200)  # 200: only the two Tcl polling peers
 WORK=$(mktemp -d /tmp/tether-peers.XXXXXX)
 NOTES=()  # lines for the report: skipped peers, where the runs ran
-SINK_PID="" NS=""
+SINK_PID="" NS="" HANG_PID=""
 
 log() { echo "compare.sh: $*" >&2; }
 note() { NOTES+=("$*"); log "$*"; }
 cleanup() {
   [[ -n $SINK_PID ]] && kill "$SINK_PID" 2>/dev/null
+  [[ -n $HANG_PID ]] && kill "$HANG_PID" 2>/dev/null
   [[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -193,6 +194,15 @@ run_query() {  # prefix command... -> appends each key=value to $WORK/q.prefix_k
   done
 }
 
+# A listener that never completes a connect, for -connecting while pending.
+HANG_PORT=""
+"$WORK/sink" --hang >"$WORK/hang_port" &
+HANG_PID=$!
+for _ in $(seq 50); do
+  read -r HANG_PORT <"$WORK/hang_port" 2>/dev/null && [[ -n $HANG_PORT ]] && break
+  sleep 0.1
+done
+
 START=$SECONDS
 for ((r = 1; r <= ROUNDS; r++)); do
   for k in "${KS[@]}"; do
@@ -202,8 +212,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
   [[ -n $TETHER ]] && run_query tether "$TETHER" --query
   [[ -x $WORK/query_cost ]] && run_query sys "$WORK/query_cost"
-  [[ -n $TCLSH ]] && run_query tcl "$TCLSH" "$HERE/tcl_query.tcl"
-  [[ -n $TETHER_TCL ]] && run_query tcltether env TETHER_TCL="$TETHER_TCL" "$TCLSH" "$HERE/tcl_query.tcl"
+  [[ -n $TCLSH ]] && run_query tcl "$TCLSH" "$HERE/tcl_query.tcl" $HANG_PORT
+  [[ -n $TETHER_TCL ]] &&
+    run_query tcltether env TETHER_TCL="$TETHER_TCL" "$TCLSH" "$HERE/tcl_query.tcl" $HANG_PORT
 done
 if [[ -s $WORK/stderr.log ]]; then
   log "stderr of the runs (errors counted by the peers):"
@@ -262,14 +273,17 @@ report() {
          "| $(ratio "$sq" "$tq") | $(ratio "$cq" "$tq" 1000) |"
   done
   echo
-  echo "## One Tcl fconfigure query: Tcl's socket and tether's channel (connected socket)"
+  echo "## One Tcl fconfigure query: Tcl's socket and tether's channel"
+  echo
+  echo "On a connected socket, and -connecting on one still connecting (to a"
+  echo "\`sink --hang\`), the TIP 427 polling case."
   echo
   echo "| fconfigure | Tcl socket µs | tether channel µs | Tcl / tether |"
   echo "|---|---:|---:|---:|"
-  for q in connecting error sockname peername; do
+  for q in connecting connecting_pending error sockname peername; do
     cq=$(median "$WORK/q.tcl_${q}_us")
     tq=$(median "$WORK/q.tcltether_${q}_us")
-    echo "| -$q | $(fmt "$cq" 3) | $(fmt "$tq" 3) | $(ratio "$cq" "$tq") |"
+    echo "| -${q/_pending/ (pending)} | $(fmt "$cq" 3) | $(fmt "$tq" 3) | $(ratio "$cq" "$tq") |"
   done
   echo
   echo "Reproduce: \`benchmarks/peers/compare.sh\` (took $((SECONDS - START)) s of runs)."

@@ -113,7 +113,7 @@ for file in socket.test chanio.test ioCmd.test; do
       echo "  $t: fails with tether, listed in docs/semantics.md"
     else
       echo "  $t: FAILS with tether, passes with Tcl, and is not in docs/semantics.md:"
-      sed -n "/^==== $t /,/^==== $t .*FAILED/p" "$work/tether.$file" | head -30
+      grep -m1 -A30 -F "==== $t " "$work/tether.$file"
       bad=1
     fi
   done

@@ -87,7 +87,8 @@ totals() {  # MODE FILE -> "passed failed skipped total"
 failures() { sed -nE 's/^==== ([^ ]+) .*FAILED$/\1/p' "$work/$1.$2" | sort -u; }
 
 known=$(sed -n '/<!-- tcl-known-differences -->/,/<!-- \/tcl-known-differences -->/p' \
-          docs/semantics.md | sed -nE 's/^- `([^`]+)`.*/\1/p' | sort -u)
+          docs/semantics.md | grep -oE '`[A-Za-z_][A-Za-z0-9_-]*-[0-9][0-9.]*`' |
+          tr -d '`' | sort -u)
 bad=0
 for file in socket.test chanio.test ioCmd.test; do
   case $file in

@@ -12,7 +12,8 @@
 # The test files come from Debian's source package tcl8.6 (`apt-get source`,
 # with a deb-src line for the archive already in use), for the installed
 # version, cached in $TETHER_TCL_SRC (default /var/cache/tether-tcl-src) so
-# reruns do not fetch them again. Installs tcl8.6 and tcl8.6-dev if missing.
+# reruns do not fetch them again. Installs tcl8.6, tcl8.6-dev and tcl-thread
+# if missing.
 # Usage: tools/tcl_stage.sh   (as root the first time, for apt-get)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,8 @@ work=$(mktemp -d /tmp/tether-tcl.XXXXXX)
 say() { echo "--- tcl: $*"; }
 die() { echo "tcl_stage: $*" >&2; exit 1; }
 
-tools/ensure-deps.sh tcl8.6 tcl8.6-dev || die "missing Debian packages"
+# tcl-thread: the Thread package, which socket.test's thread tests need.
+tools/ensure-deps.sh tcl8.6 tcl8.6-dev tcl-thread || die "missing Debian packages"
 tclsh=$(command -v tclsh8.6) || die "no tclsh8.6"
 
 # --- Tcl's test files, for the installed Tcl ---------------------------------
@@ -76,7 +78,8 @@ run() {
   local cmd=("$tclsh")
   [ "$mode" = tether ] && cmd=("$with_tether")
   cp -r "$tests" "$dir"
-  (cd "$dir" && TETHER_TCL_STATS=1 timeout 240 "${cmd[@]}" "$file" -interpreter "${cmd[0]}" "$@") \
+  (cd "$dir" && TETHER_TCL_STATS=1 TETHER_TCL_INTERPRETER=$with_tether \
+     timeout 240 "${cmd[@]}" "$file" "$@") \
     >"$work/$mode.$file" 2>&1 </dev/null
   echo "exit $?" >>"$work/$mode.$file"
 }

@@ -36,12 +36,13 @@ int main(int argc, char** argv) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     connect(fd, reinterpret_cast<sockaddr*>(&a), len);
   }
-  if (!hang) std::thread([ls] {
-    for (;;) {
-      int fd = accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) close(fd);
-    }
-  }).detach();
+  if (!hang)
+    std::thread([ls] {
+      for (;;) {
+        int fd = accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) close(fd);
+      }
+    }).detach();
   std::printf("%d\n", ntohs(a.sin_port));
   std::fflush(stdout);
   for (;;) pause();

@@ -19,9 +19,10 @@ root=${TETHER_SID_CHROOT:-/var/cache/tether-sid-chroot}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 jobs=${TETHER_BAZEL_JOBS:-2}
 # python3 and tmux: tether-probe's tests; file and zip: Bazel's test runner
-# archives undeclared test outputs with them.
+# archives undeclared test outputs with them; tcl8.6-dev: //tcl (issue 19).
 packages=(bazel-bootstrap g++ pkg-config libabsl-dev libtbb-dev libgtest-dev
-          libgmock-dev libbenchmark-dev libcli11-dev python3 tmux file zip)
+          libgmock-dev libbenchmark-dev libcli11-dev python3 tmux file zip
+          tcl8.6-dev)
 
 t0=$(date +%s)
 step() { echo "--- bzlmod: $* (at $(($(date +%s) - t0)) s)"; }

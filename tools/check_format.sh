@@ -3,7 +3,7 @@
 # clang-format 14; installed if missing) and lists the files that do not.
 # Usage: tools/check_format.sh [--fix] [FILE...]
 #   default: every *.cc and *.h in git, under lib/ include/ tests/ tools/
-#   benchmarks/ examples/ fuzz/ testing/; --fix reformats the offending files.
+#   benchmarks/ examples/ fuzz/ testing/ tcl/; --fix reformats the offending files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fix=0
@@ -13,7 +13,8 @@ if [ $# -eq 0 ]; then
   mapfile -t files < <(git ls-files -- 'lib/*.cc' 'lib/*.h' 'include/*.h' \
     'tests/*.cc' 'tests/*.h' 'tools/*.cc' 'tools/*.h' 'benchmarks/*.cc' \
     'benchmarks/*.h' 'examples/*.cc' 'examples/*.h' 'fuzz/*.cc' 'fuzz/*.h' \
-    'testing/*.cc' 'testing/*.h')
+    'testing/*.cc' 'testing/*.h' \
+    'tcl/*.cc' 'tcl/*.h')
 else
   files=("$@")
 fi

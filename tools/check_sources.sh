@@ -2,7 +2,7 @@
 # Checks that the CMake build and the Bazel build name the same files:
 # the library (lib/, include/tether/), the loopback servers (testing/),
 # the test helpers, the tests (and
-# which are manual), and tether-probe with its tests.
+# which are manual), tether-probe with its tests, and the Tcl package (tcl/).
 #
 # Bazel's side comes from `bazel query` over the BUILD files; CMake's from
 # cmake/tether_sources.cmake in script mode (no configure, no build). Prints
@@ -24,6 +24,8 @@ bazel_lists() {
   query manual 'attr(tags, "manual|benchmark", kind(cc_test, //tests:*))'
   query probe 'labels(srcs, //tools/probe:probe_lib) + labels(hdrs, //tools/probe:probe_lib) + labels(srcs, //tools/probe:tether-probe)'
   query probe_tests 'labels(srcs, kind(cc_test, //tools/probe:*))'
+  query tcl 'labels(srcs, //tcl:tether_tcl_lib) + labels(hdrs, //tcl:tether_tcl_lib)'
+  query tcl_tests 'labels(srcs, kind(cc_test, //tcl:*))'
 }
 
 cmake_lists() {

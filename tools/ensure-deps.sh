@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(bazel-bootstrap g++ clang libclang-rt-dev iproute2 libabsl-dev libtbb-dev
           libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev pkg-config
-          bsdutils tmux "$@")
+          bsdutils tmux tcl8.6 tcl8.6-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

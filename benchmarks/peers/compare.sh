@@ -6,7 +6,10 @@
 # Go, Python asyncio, Tcl), interleaved (A, B, C, A, B, C, ...) over 3 rounds,
 # each run against its own sink in a fresh network namespace when `ip netns`
 # works; and the cost of one connect-state query next to getsockopt() and
-# Tcl's fconfigure. Prints markdown tables of the medians with ratios to
+# Tcl's fconfigure. TIP 427's use case, polling `fconfigure -connecting` over
+# K=200 pending sockets without an event loop, runs with Tcl's own socket and
+# with tether's Tcl package (`bazel build -c opt //tcl:package`), as does the
+# cost of one fconfigure query in each. Prints markdown tables of the medians with ratios to
 # tether and to the raw limit, to stdout and to results.md beside this script.
 #
 # Usage: benchmarks/peers/compare.sh [--quick]   (--quick: 1 round of 1 s runs)
@@ -25,15 +28,16 @@ case "${1:-}" in
   --quick) ROUNDS=1 DUR=1 ;;
   *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
-KS=(1 16 64)
+KS=(1 16 64 200)  # 200: only the two Tcl polling peers
 WORK=$(mktemp -d /tmp/tether-peers.XXXXXX)
 NOTES=()  # lines for the report: skipped peers, where the runs ran
-SINK_PID="" NS=""
+SINK_PID="" NS="" HANG_PID=""
 
 log() { echo "compare.sh: $*" >&2; }
 note() { NOTES+=("$*"); log "$*"; }
 cleanup() {
   [[ -n $SINK_PID ]] && kill "$SINK_PID" 2>/dev/null
+  [[ -n $HANG_PID ]] && kill "$HANG_PID" 2>/dev/null
   [[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -114,9 +118,22 @@ if command -v python3 >/dev/null; then
 else
   note "Python asyncio peer left out: no python3"
 fi
+TETHER_TCL=""  # the directory of tether's Tcl package (pkgIndex.tcl)
+if [[ -n $TCLSH ]] &&
+   (cd "$ROOT" && timeout 300 bazel build -c opt //tcl:package) >"$WORK/bazel_tcl.log" 2>&1; then
+  mkdir -p "$WORK/tether_tcl"
+  cp "$(cd "$ROOT" && bazel info -c opt bazel-bin 2>/dev/null)"/tcl/package/* "$WORK/tether_tcl/" &&
+    TETHER_TCL="$WORK/tether_tcl"
+fi
 if [[ -n $TCLSH ]]; then
   add_peer tcl_async "Tcl socket -async (event loop)" "1 16 64" "$TCLSH" "$HERE/tcl_async_peer.tcl"
-  add_peer tcl_poll "Tcl -connecting polling (no event loop)" "1" "$TCLSH" "$HERE/tcl_poll_peer.tcl"
+  add_peer tcl_poll "Tcl -connecting polling (no event loop)" "1 200" "$TCLSH" "$HERE/tcl_poll_peer.tcl"
+  if [[ -n $TETHER_TCL ]]; then
+    add_peer tcl_tether_poll "Tcl -connecting polling, tether::install (no event loop)" "1 200" \
+      env TETHER_TCL="$TETHER_TCL" "$TCLSH" "$HERE/tcl_poll_peer.tcl"
+  else
+    note "tether's Tcl package did not build (bazel build -c opt //tcl:package): its rows are left out"
+  fi
 else
   note "Tcl peers left out: no tclsh"
 fi
@@ -177,6 +194,15 @@ run_query() {  # prefix command... -> appends each key=value to $WORK/q.prefix_k
   done
 }
 
+# A listener that never completes a connect, for -connecting while pending.
+HANG_PORT=""
+"$WORK/sink" --hang >"$WORK/hang_port" &
+HANG_PID=$!
+for _ in $(seq 50); do
+  read -r HANG_PORT <"$WORK/hang_port" 2>/dev/null && [[ -n $HANG_PORT ]] && break
+  sleep 0.1
+done
+
 START=$SECONDS
 for ((r = 1; r <= ROUNDS; r++)); do
   for k in "${KS[@]}"; do
@@ -186,7 +212,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
   [[ -n $TETHER ]] && run_query tether "$TETHER" --query
   [[ -x $WORK/query_cost ]] && run_query sys "$WORK/query_cost"
-  [[ -n $TCLSH ]] && run_query tcl "$TCLSH" "$HERE/tcl_query.tcl"
+  [[ -n $TCLSH ]] && run_query tcl "$TCLSH" "$HERE/tcl_query.tcl" $HANG_PORT
+  [[ -n $TETHER_TCL ]] &&
+    run_query tcltether env TETHER_TCL="$TETHER_TCL" "$TCLSH" "$HERE/tcl_query.tcl" $HANG_PORT
 done
 if [[ -s $WORK/stderr.log ]]; then
   log "stderr of the runs (errors counted by the peers):"
@@ -243,6 +271,19 @@ report() {
     cq=$(median "$WORK/q.tcl_${q}_us")
     echo "| $q() | $(fmt "$tq" 2) | $name | $(fmt "$sq" 1) | -$q | $(fmt "$cq" 3)" \
          "| $(ratio "$sq" "$tq") | $(ratio "$cq" "$tq" 1000) |"
+  done
+  echo
+  echo "## One Tcl fconfigure query: Tcl's socket and tether's channel"
+  echo
+  echo "On a connected socket, and -connecting on one still connecting (to a"
+  echo "\`sink --hang\`), the TIP 427 polling case."
+  echo
+  echo "| fconfigure | Tcl socket µs | tether channel µs | Tcl / tether |"
+  echo "|---|---:|---:|---:|"
+  for q in connecting connecting_pending error sockname peername; do
+    cq=$(median "$WORK/q.tcl_${q}_us")
+    tq=$(median "$WORK/q.tcltether_${q}_us")
+    echo "| -${q/_pending/ (pending)} | $(fmt "$cq" 3) | $(fmt "$tq" 3) | $(ratio "$cq" "$tq") |"
   done
   echo
   echo "Reproduce: \`benchmarks/peers/compare.sh\` (took $((SECONDS - START)) s of runs)."

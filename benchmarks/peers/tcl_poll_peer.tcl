@@ -2,9 +2,13 @@
 # `socket -async` and no event loop: the caller polls
 # `fconfigure $s -connecting` until it reads 0 (each query polls the socket),
 # then checks `-error` and closes. K sockets are polled round-robin (the
-# comparison runs K=1). Tcl cannot set SO_LINGER: close is a plain close.
+# comparison runs K=1 and K=200). Tcl cannot set SO_LINGER: close is a plain
+# close.
 # Usage: tclsh tcl_poll_peer.tcl host port K duration_seconds
 #        -> connects_per_sec=<float>
+# With TETHER_TCL=<dir>, the same script measures tether's channels
+# (use_tether.tcl; compare.sh runs it both ways).
+source [file join [file dirname [info script]] use_tether.tcl]
 if {$argc != 4} {
     puts stderr "usage: tcl_poll_peer.tcl host port K duration_seconds"
     exit 2

@@ -3,7 +3,8 @@
 # build (-j2, tether's own targets with -Werror), run the tests with ctest,
 # install to a temporary prefix, then build and run this consumer against
 # the installed package: with find_package(tether), and with pkg-config as
-# C++17, C++20 and C++23 (the consumer picks its standard). Last, each
+# C++17, C++20 and C++23 (the consumer picks its standard), and the Tcl
+# package with `package require tether` (tcl_consumer.tcl). Last, each
 # public header alone, with g++ and clang++, -Wall -Wextra -Wconversion
 # -Werror, in the three standards.
 # Usage: examples/cmake_consumer/build_and_run.sh [WORKDIR]
@@ -27,6 +28,13 @@ step "ctest"
 step "install to $prefix"
 cmake --install "$build" >/dev/null
 find "$prefix" -type f | sed "s|^$prefix/|  |" | sort
+
+if [ -f "$prefix/lib/tcltk/tether0.1.0/pkgIndex.tcl" ]; then
+  step "consumer: package require tether (Tcl) from the install tree"
+  TCLLIBPATH="$prefix/lib/tcltk" tclsh8.6 "$root/examples/cmake_consumer/tcl_consumer.tcl"
+else
+  echo "no Tcl package installed (TETHER_BUILD_TCL off: tcl8.6-dev missing?)"
+fi
 
 step "consumer: find_package(tether)"
 cmake -S "$root/examples/cmake_consumer" -B "$consumer" "${gen[@]}" \

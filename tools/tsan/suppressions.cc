@@ -14,6 +14,14 @@
 // find (--config=asan), which instruments the frees themselves. The pattern
 // covers both the inlined Status::Unref and Status::UnrefNonInlined.
 //
+// Debian's libtcl8.6 is not instrumented either. Tcl makes each Tcl_Mutex
+// on first use inside Tcl_MutexLock (a check of the pointer outside its
+// master lock, then pthread_mutex_init), so when a tether worker queues an
+// event to a Tcl thread (tcl/channel.cc: Tcl_ThreadQueueEvent) the mutex it
+// locks may have been made by that thread with nothing TSan can see
+// ordering the two. The pattern names Tcl_MutexLock, which is in the stack
+// of such a report (its init side) and in no stack of ours.
+//
 // Linked into every binary and test of a TSan build only (.bazelrc
 // --config=tsan: --custom_malloc=//tools/tsan:suppressions, and
 // TETHER_TSAN), never into a user's binary. It must be in the executable,
@@ -21,6 +29,7 @@
 
 #ifdef TETHER_TSAN
 extern "C" const char* __tsan_default_suppressions() {
-  return "race:absl::*Status::Unref\n";
+  return "race:absl::*Status::Unref\n"
+         "race:Tcl_MutexLock\n";
 }
 #endif

@@ -347,6 +347,18 @@ tether::ConnectOptions Options(const ClientRequest& request,
   options.local_address = request.local_address;
   options.local_port = static_cast<uint16_t>(request.local_port);
   options.family = request.family;
+  if (!request.local_address.empty() || request.local_port != 0) {
+    // Tcl's client bind sets SO_REUSEADDR (a -myport whose port still has a
+    // connection in TIME_WAIT binds anyway): the control hook runs before
+    // tether's bind().
+    options.control = [](int fd, const tether::SocketAddress&) {
+      int one = 1;
+      if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0) {
+        return absl::OkStatus();
+      }
+      return absl::ErrnoToStatus(errno, "setsockopt(SO_REUSEADDR)");
+    };
+  }
   options.on_complete = [link = std::move(link)](tether::Socket&) {
     NotifyDone(link);
   };

@@ -195,7 +195,7 @@ void Registry::Remove(ConnectState* state) {
   state->registry_index_ = ConnectState::kNotRegistered;
 }
 
-void Registry::CancelAll() {
+void Registry::CancelAll(bool wake) {
   MutexLock lock(&mu_);
   closed_ = true;
   // Made once: copies share its representation (a reference count).
@@ -209,6 +209,10 @@ void Registry::CancelAll() {
       s->Cancel(status);  // shutdown() of each descriptor
     }
   }
+  if (wake) Wake();
+}
+
+void Registry::Wake() {
   if (cancel_fd_ >= 0) {
     const uint64_t one = 1;
     while (write(cancel_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
@@ -330,8 +334,12 @@ void ConnectTask::Run() {
 void ConnectTask::Abandon() {
   // The pool stops: ~Connector cancelled every registered socket already,
   // this one included, unless it lost a race with Close().
+  Fail(CancelledStatus("connect cancelled: Connector destroyed"));
+}
+
+void ConnectTask::Fail(absl::Status status) {
   (void)state_->Claim();
-  state_->Cancel(CancelledStatus("connect cancelled: Connector destroyed"));
+  state_->Cancel(std::move(status));
   Unregister();
   // On the CallbackThread (a second post of an orphan's callback is a
   // no-op); on this thread only when that cannot start.

@@ -1,6 +1,7 @@
 #include "tether/connector.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "lib/connect_state.h"
 #include "lib/connect_worker.h"
+#include "lib/mutex.h"
 #include "lib/socket_ops.h"
 #include "lib/system_resolver.h"
 #include "lib/thread.h"
@@ -29,6 +31,9 @@ constexpr size_t kMaxHostLength = 255;
 constexpr size_t kMaxQueued = size_t{1} << 30;
 constexpr size_t kMinStack = 64 * 1024;
 constexpr size_t kTimerStack = 128 * 1024;
+// ~Connector joins a pool this small itself; a larger one exits after it
+// returns (issue 17).
+constexpr int kJoinAtMost = 64;
 
 // `value`, quoted and escaped, cut to 64 bytes: safe to put in a message.
 std::string Quote(absl::string_view value) {
@@ -124,10 +129,12 @@ class ConnectorImpl {
              &registry_} {}
 
   // ~Connector, part 1: from now on every Connect() fails with kCancelled;
-  // cancels every pending connect (queued ones included), stops the timer,
-  // waits for the workers (and their on_complete) but the calling thread,
-  // then for the callbacks posted to the CallbackThread.
-  void Shutdown();
+  // stops the timer, cancels every pending connect (queued ones included),
+  // waits for the workers but the calling thread (or, for a pool of more
+  // than kJoinAtMost, only tells them to exit: `self` is kept until they
+  // are woken), then for the callbacks posted to the CallbackThread and
+  // every on_complete still owed.
+  void Shutdown(const std::shared_ptr<ConnectorImpl>& self);
   // Makes a ConnectorImpl owned by the Connector and by every Connect() or
   // ConnectAndWait() call in progress (a call's socket may complete, and
   // its on_complete destroy the Connector, before the call returns).
@@ -175,12 +182,59 @@ absl::Status ShuttingDown() {
 }
 }  // namespace
 
-void ConnectorImpl::Shutdown() {
+void ConnectorImpl::Shutdown(const std::shared_ptr<ConnectorImpl>& self) {
   closing_.store(true, std::memory_order_relaxed);
-  registry_.CancelAll();    // Running connects wake; queued ones orphan.
-  timer_.Stop();            // No deadline or reaping from now on.
-  pool_.Shutdown();         // Joins every worker but this thread.
-  core_->callbacks.Stop();  // Runs what was posted; joins (or detaches).
+  timer_.Stop();  // No deadline or reaping from now on.
+  // Issue 17: ~Connector publishes kCancelled for every pending socket and
+  // returns; the workers wake and exit afterwards, and ~WorkerPool joins
+  // them when the last reference to this ConnectorImpl goes (Create()).
+  // Not with caller-owned SocketOps, which the workers still call on their
+  // way out, nor on a worker (it joins the others, as before), nor for a
+  // small pool (joined at once, as before: a few hundred µs at most).
+  const bool join = options_.socket_ops != SocketOps::Default() ||
+                    pool_.OnWorkerThread() || pool_.workers() <= kJoinAtMost;
+  // Waking the connects in flight is one eventfd write, but the kernel
+  // wakes each poller inside it (about 14 µs each here: 135 ms for 10,000),
+  // so a thread of its own makes it.
+  registry_.CancelAll(/*wake=*/join);  // Queued ones orphan.
+  if (join) {
+    pool_.Shutdown();  // Joins every worker but this thread.
+    core_->callbacks.Stop();  // Runs what was posted; joins (or detaches).
+    return;
+  }
+  pool_.Stop();
+  core_->callbacks.Stop();
+  // The waker waits until this thread is done: 10,000 runnable workers on
+  // 2 CPUs would otherwise hold it up for 100 - 200 ms (measured).
+  struct Go {
+    Mutex mu;
+    CondVar cv{&mu};
+    bool go ABSL_GUARDED_BY(mu) = false;
+  };
+  auto go = std::make_shared<Go>();
+  absl::StatusOr<pthread_t> waker =
+      StartThread(options_.socket_ops, kMinStack, [self, go] {
+        // Lowest priority (this thread only): waking it must not preempt
+        // the thread leaving ~Connector.
+        setpriority(PRIO_PROCESS, 0, 19);
+        {
+          MutexLock lock(&go->mu);
+          while (!go->go) go->cv.Wait();
+        }
+        self->registry_.Wake();
+      });
+  if (waker.ok()) {
+    pthread_detach(*waker);
+    {
+      MutexLock lock(&go->mu);
+      go->go = true;
+    }
+    go->cv.Signal();
+  } else {
+    registry_.Wake();
+  }
+  // Callbacks of cancelled sockets run on their woken workers.
+  core_->WaitForCallbacks();
 }
 
 std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
@@ -189,7 +243,10 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
   // thread and free its stack, so another thread deletes it.
   return std::shared_ptr<ConnectorImpl>(
       new ConnectorImpl(std::move(options)), [](ConnectorImpl* impl) {
-        if (!impl->pool_.OnWorkerThread()) {
+        // Workers still exiting (~Connector did not wait for them): joined
+        // on a thread of their own, so the last owner does not wait either.
+        const bool on_worker = impl->pool_.OnWorkerThread();
+        if (!on_worker && impl->pool_.workers() == 0) {
           delete impl;
           return;
         }
@@ -198,6 +255,10 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
             [impl] { delete impl; });
         if (t.ok()) {
           pthread_detach(*t);
+          return;
+        }
+        if (!on_worker) {  // out of threads: join here instead
+          delete impl;
           return;
         }
         // The system is out of threads: never free the pool under this
@@ -366,7 +427,7 @@ Connector::Connector(ConnectorOptions options)
 
 Connector::~Connector() {
   // impl_ stays valid while callbacks run: one may call Connect().
-  impl_->Shutdown();
+  impl_->Shutdown(impl_);
 }
 
 std::shared_ptr<Socket> Connector::Connect(absl::string_view host,

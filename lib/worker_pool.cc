@@ -28,7 +28,13 @@ namespace {
 // How long an idle worker polls the queue before it blocks. A blocking pop
 // costs a futex wake-up on the submitter's path (tens of microseconds here);
 // a worker that finished a job usually gets the next one sooner than this.
+// (-DTETHER_POOL_NO_SPIN: no polling, for the A/B of docs/performance.md
+// §5.7; every idle worker parks at once.)
+#ifdef TETHER_POOL_NO_SPIN
+constexpr absl::Duration kIdleSpin = absl::ZeroDuration();
+#else
 constexpr absl::Duration kIdleSpin = absl::Microseconds(50);
+#endif
 
 // Worker stacks come from chunks of this many slots (one mmap() each).
 constexpr size_t kMaxChunkSlots = 64;
@@ -88,6 +94,9 @@ size_t StaticTlsBytes() {
 // large share of the stack (sanitizers: TSan's is about 900 KiB; the
 // sanitizers grow a stack they allocate, never one given to them).
 size_t StackBytes(size_t stack_size) {
+#ifdef TETHER_POOL_GLIBC_STACKS  // the A/B of docs/performance.md §5.7
+  if (stack_size > 0) return 0;
+#endif
   const size_t page = PageSize();
   size_t s = std::max<size_t>(stack_size, PTHREAD_STACK_MIN);
   if (s > kMaxOwnStack || StaticTlsBytes() > s / 4) return 0;
@@ -163,6 +172,7 @@ struct WorkerPool::Worker {
   // kWokenToSpin and wake it.
   std::atomic<uint32_t> wake{kAsleep};
   Worker* next_exited = nullptr;  // in exited_
+  bool counted_starting = false;  // made by the starter, in starting_
 };
 
 WorkerPool::WorkerPool(const Options& options)
@@ -294,9 +304,22 @@ void WorkerPool::StarterLoop() {
       continue;
     }
     JoinExited();
-    absl::Status error;
-    if (!StartWorker(&error) && !stopping_.load(std::memory_order_relaxed)) {
-      StartFailed(error);
+    // Still needed? A busy worker that went idle since the request may
+    // have taken the task: then the start is dropped (an idle worker more
+    // would only cost wake-ups: at K=64 the pool grew to 2.5x K without
+    // this check, and each connect paid 2 more context switches).
+    // starting_: workers made but not yet counted in balance_.
+    if (balance_.load(std::memory_order_acquire) +
+            starting_.load(std::memory_order_acquire) >=
+        0) {
+      live_.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      starting_.fetch_add(1, std::memory_order_acq_rel);
+      absl::Status error;
+      if (!StartWorker(&error, /*counted_starting=*/true)) {
+        starting_.fetch_sub(1, std::memory_order_acq_rel);
+        if (!stopping_.load(std::memory_order_relaxed)) StartFailed(error);
+      }
     }
     starts_wanted_.fetch_sub(1, std::memory_order_acq_rel);
   }
@@ -380,13 +403,14 @@ size_t WorkerPool::Queued() const {
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-bool WorkerPool::StartWorker(absl::Status* error) {
+bool WorkerPool::StartWorker(absl::Status* error, bool counted_starting) {
   JoinExited();
   // Under mu_, with the stopping_ check: Stop() sets stopping_ under mu_,
   // and Shutdown() takes its snapshot of all_ under mu_ after that, so
   // every worker is either in that snapshot (and joined) or never starts.
   MutexLock lock(&mu_);
   auto* w = new Worker;
+  w->counted_starting = counted_starting;
   absl::StatusOr<pthread_t> t;
   if (stopping_.load(std::memory_order_relaxed)) {
     t = absl::CancelledError("connector is shutting down");
@@ -420,6 +444,9 @@ bool WorkerPool::StartWorker(absl::Status* error) {
 void WorkerPool::WorkerLoop(Worker* self) {
   tls_pool_ = this;
   tls_worker_ = self;
+  // Before the first idle count: the starter may then briefly count this
+  // worker in neither (and start one too many), never in both.
+  if (self->counted_starting) starting_.fetch_sub(1, std::memory_order_acq_rel);
   for (;;) {
     balance_.fetch_add(1, std::memory_order_acq_rel);  // idle: one item is mine
     Task* task = Pop(self);

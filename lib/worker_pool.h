@@ -139,7 +139,7 @@ class WorkerPool {
 
   // Creates the thread of a worker already counted in live_; false (and
   // live_ decremented) when it cannot, with `*error` set.
-  bool StartWorker(absl::Status* error);
+  bool StartWorker(absl::Status* error, bool counted_starting = false);
   // Reserves one more worker in live_ if the caps allow; kResourceExhausted
   // names the cap that refused, `*reserved` false when max_workers is
   // reached (the task then waits for a busy worker).
@@ -207,6 +207,8 @@ class WorkerPool {
   // 0: not started yet, 1: running, 2: could not start (Submit() then
   // starts workers itself).
   std::atomic<int> starter_state_{0};
+  // Workers the starter made that have not yet counted themselves idle.
+  std::atomic<int> starting_{0};
   // Idle workers polling the queue; at most one spins, the rest block, so
   // spinning never takes a core from the connects (Go's spinning-M limit).
   std::atomic<int> spinning_{0};

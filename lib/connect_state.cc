@@ -71,10 +71,12 @@ void ConnectorCore::CallbackDone() {
 }
 
 void ConnectorCore::WaitForCallbacks() {
-  const int64_t mine = tls_callback_core == this ? tls_callback_depth : 0;
+  // Inside one of our callbacks (on the CallbackThread, others may be
+  // queued behind it): wait for none, as CallbackThread::Stop() does.
+  if (tls_callback_core == this) return;
   callbacks_waited.store(true, std::memory_order_seq_cst);
   MutexLock lock(&callbacks_mu);
-  while (callbacks_owed.load(std::memory_order_seq_cst) > mine) {
+  while (callbacks_owed.load(std::memory_order_seq_cst) > 0) {
     callbacks_cv.WaitUntil(absl::Now() + absl::Milliseconds(100));
   }
 }

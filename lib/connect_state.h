@@ -102,8 +102,8 @@ struct ConnectorCore {
   Mutex callbacks_mu;
   CondVar callbacks_cv{&callbacks_mu};
   void CallbackDone();
-  // Until every owed callback has returned, except those running on this
-  // thread (a callback destroying its Connector).
+  // Until every owed callback has returned; at once when called from
+  // inside one of them (a callback destroying its Connector).
   void WaitForCallbacks();
 };
 

@@ -198,7 +198,7 @@ void ConnectorImpl::Shutdown(const std::shared_ptr<ConnectorImpl>& self) {
   // so a thread of its own makes it.
   registry_.CancelAll(/*wake=*/join);  // Queued ones orphan.
   if (join) {
-    pool_.Shutdown();  // Joins every worker but this thread.
+    pool_.Shutdown();         // Joins every worker but this thread.
     core_->callbacks.Stop();  // Runs what was posted; joins (or detaches).
     return;
   }

@@ -5,10 +5,9 @@
 #include <link.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <climits>
@@ -149,7 +148,8 @@ const ThreadCap& SystemThreadCap() {
     consider(ReadProcNumber("/proc/sys/kernel/threads-max"),
              "kernel.threads-max");
     rlimit nproc;
-    if (getrlimit(RLIMIT_NPROC, &nproc) == 0 && nproc.rlim_cur != RLIM_INFINITY &&
+    if (getrlimit(RLIMIT_NPROC, &nproc) == 0 &&
+        nproc.rlim_cur != RLIM_INFINITY &&
         nproc.rlim_cur < static_cast<rlim_t>(INT_MAX)) {
       consider(static_cast<int64_t>(nproc.rlim_cur), "RLIMIT_NPROC");
     }
@@ -250,9 +250,9 @@ absl::Status WorkerPool::ReserveWorker(bool* reserved) {
     }
     if (n >= learned_cap_.load(std::memory_order_relaxed)) {
       MutexLock lock(&mu_);
-      return start_error_.ok() ? absl::ResourceExhaustedError(
-                                     "cannot start a worker thread")
-                               : start_error_;
+      return start_error_.ok()
+                 ? absl::ResourceExhaustedError("cannot start a worker thread")
+                 : start_error_;
     }
   } while (!live_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
   *reserved = true;
@@ -427,12 +427,12 @@ bool WorkerPool::StartWorker(absl::Status* error, bool counted_starting) {
     ReturnStackLocked(w->stack);
     delete w;
     live_.fetch_sub(1, std::memory_order_relaxed);
-    *error = t.status().code() == absl::StatusCode::kCancelled
-                 ? t.status()
-                 : absl::ResourceExhaustedError(absl::StrCat(
-                       t.status().message(), " (", all_.size(),
-                       " worker threads in this pool; ", system_cap_->why,
-                       ")"));
+    *error =
+        t.status().code() == absl::StatusCode::kCancelled
+            ? t.status()
+            : absl::ResourceExhaustedError(absl::StrCat(
+                  t.status().message(), " (", all_.size(),
+                  " worker threads in this pool; ", system_cap_->why, ")"));
     return false;
   }
   w->thread = *t;
@@ -648,12 +648,7 @@ void WorkerPool::Stop() {
     w->wake.store(kWoken, std::memory_order_release);
     FutexWake(&w->wake);
   }
-  Task* task = nullptr;
-  while (queue_.try_pop(task)) {
-    if (task == nullptr) continue;
-    task->Abandon();
-    delete task;
-  }
+  AbandonQueued();
 }
 
 void WorkerPool::Shutdown() {
@@ -693,9 +688,13 @@ void WorkerPool::Shutdown() {
   for (Worker* w : workers) delete w;
   if (shut_down_by_ == nullptr) FreeStacks();
   // Tasks a racing Submit() queued after Stop() drained the queue.
+  AbandonQueued();
+}
+
+void WorkerPool::AbandonQueued() {
   Task* task = nullptr;
   while (queue_.try_pop(task)) {
-    if (task == nullptr) continue;
+    if (task == nullptr) continue;  // a retirement signal
     task->Abandon();
     delete task;
   }

@@ -167,6 +167,8 @@ class WorkerPool {
   // queued (they found it spinning, so nobody was woken for them).
   void WakeForQueued();
   void JoinExited();
+  // Abandons (and deletes) every queued task.
+  void AbandonQueued();
   // After every worker is joined: unmaps the stacks.
   void FreeStacks();
   // A stack for a new worker (nullptr: let pthread_create() allocate one),

@@ -246,8 +246,8 @@ TEST(WorkerPoolTest, SubmitNeverStartsAWorkerOnTheCallersThread) {
                 }).ok());
   }
   ASSERT_TRUE(WaitFor([&] { return running.load() == 40; }));
-  EXPECT_EQ(starts.load(), 41);     // 40 workers and the starter
-  EXPECT_EQ(on_caller.load(), 1);   // the starter only
+  EXPECT_EQ(starts.load(), 41);    // 40 workers and the starter
+  EXPECT_EQ(on_caller.load(), 1);  // the starter only
   gate.Open();
   pool.Shutdown();
 }
@@ -304,8 +304,7 @@ TEST(WorkerPoolTest, AFailedStartFailsAQueuedTaskAndStopsGrowthUntilAnExit) {
   }
   ASSERT_TRUE(WaitFor([&] { return done.load(); }));
   EXPECT_EQ(failed.code(), absl::StatusCode::kResourceExhausted) << failed;
-  EXPECT_NE(failed.message().find("thread"), absl::string_view::npos)
-      << failed;
+  EXPECT_NE(failed.message().find("thread"), absl::string_view::npos) << failed;
   EXPECT_EQ(pool.workers(), 1);
   // From now on growth is refused at once, on the caller's thread.
   const int tried = workers.load();

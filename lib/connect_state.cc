@@ -54,7 +54,35 @@ SharedWaiter* ThreadWaiter() {
   return holder.waiter;
 }
 
+namespace {
+// The ConnectorCore whose callbacks this thread is inside, and how deep.
+thread_local const ConnectorCore* tls_callback_core = nullptr;
+thread_local int64_t tls_callback_depth = 0;
+}  // namespace
+
+void ConnectorCore::CallbackDone() {
+  // seq_cst with WaitForCallbacks()'s store: either it sees the new count,
+  // or this sees it waiting and signals under the mutex it checks under.
+  if (callbacks_owed.fetch_sub(1, std::memory_order_seq_cst) >= 1 &&
+      callbacks_waited.load(std::memory_order_seq_cst)) {
+    MutexLock lock(&callbacks_mu);
+    callbacks_cv.SignalAll();
+  }
+}
+
+void ConnectorCore::WaitForCallbacks() {
+  // Inside one of our callbacks (on the CallbackThread, others may be
+  // queued behind it): wait for none, as CallbackThread::Stop() does.
+  if (tls_callback_core == this) return;
+  callbacks_waited.store(true, std::memory_order_seq_cst);
+  MutexLock lock(&callbacks_mu);
+  while (callbacks_owed.load(std::memory_order_seq_cst) > 0) {
+    callbacks_cv.WaitUntil(absl::Now() + absl::Milliseconds(100));
+  }
+}
+
 ConnectState::~ConnectState() {
+  if (on_complete_) core_->CallbackDone();  // never ran: no longer owed
   // acquire: pairs with RegisterSticky()'s CAS; we hold the last reference
   // to this state, so nobody changes it any more.
   SharedWaiter* w = sticky_.load(std::memory_order_acquire);
@@ -90,7 +118,11 @@ ConnectState::ConnectState(const std::shared_ptr<Socket>& socket,
       target_(std::move(target)),
       on_complete_(std::move(on_complete)),
       has_queue_(queue != nullptr),
-      queue_(std::move(queue)) {}
+      queue_(std::move(queue)) {
+  if (on_complete_) {
+    core_->callbacks_owed.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 
 void ConnectState::MarkQueued() {
   // relaxed: the state reaches other threads only through a mutex (the
@@ -252,8 +284,15 @@ void ConnectState::RunCallbackOnce() {
     MutexLock lock(&mu_);
   }
   if (on_complete_) {
+    const ConnectorCore* outer = tls_callback_core;
+    const int64_t outer_depth = tls_callback_depth;
+    tls_callback_depth = outer == core_.get() ? outer_depth + 1 : 1;
+    tls_callback_core = core_.get();
     on_complete_(*socket_);
     on_complete_ = nullptr;  // Release captured resources now.
+    tls_callback_core = outer;
+    tls_callback_depth = outer_depth;
+    core_->CallbackDone();
   }
 }
 

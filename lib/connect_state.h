@@ -95,6 +95,18 @@ struct ConnectorCore {
       : callbacks(ops, stack_size) {}
   Counters counters;
   CallbackThread callbacks;
+  // on_complete callbacks owed: sockets with one, until it has returned
+  // (or the socket is gone). ~Connector waits for them instead of joining
+  // the workers (issue 17: the workers of 10,000 cancelled connects exit
+  // after it returns).
+  std::atomic<int64_t> callbacks_owed{0};
+  std::atomic<bool> callbacks_waited{false};  // a WaitForCallbacks() runs
+  Mutex callbacks_mu;
+  CondVar callbacks_cv{&callbacks_mu};
+  void CallbackDone();
+  // Until every owed callback has returned; at once when called from
+  // inside one of them (a callback destroying its Connector).
+  void WaitForCallbacks();
 };
 
 // What Socket::Wait() and WaitAny() sleep on.

@@ -31,15 +31,19 @@ void ConnectTask::Run() {
 void ConnectTask::Abandon() {
   // ~Connector cancelled every registered socket already, this one
   // included, unless it lost a race with Close().
+  Fail(CancelledError(request_->target, "by ~Connector"));
+}
+
+void ConnectTask::Fail(absl::Status status) {
   (void)state_.Claim();
-  state_.Cancel(CancelledError(request_->target, "by ~Connector"));
+  state_.Cancel(std::move(status));
   Unregister();
   // On the CallbackThread (a second post of an orphan's callback is a
   // no-op); on this thread only when that cannot start.
   if (!state_.PostCallback()) state_.RunCallbackOnce();
 }
 
-void ConnectTask::Fail(absl::Status status) {
+void ConnectTask::Reject(absl::Status status) {
   if (!state_.Claim()) {  // kOrphaned: the canceller posted on_complete.
     Unregister();
     return;

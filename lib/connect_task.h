@@ -30,10 +30,12 @@ class ConnectTask final : public Task {
   void Run() override;
   // The pool stops before running it: ~Connector cancelled the socket.
   void Abandon() override;
-  // Never run (Connect() could not queue it): completes the socket with
-  // `status` and runs on_complete on this thread, unless a canceller took
-  // them over.
-  void Fail(absl::Status status);
+  // No thread could be started to run it (the pool's starter thread calls
+  // this): publishes `status` and posts on_complete to the CallbackThread.
+  void Fail(absl::Status status) override;
+  // Never queued (Connect() could not): completes the socket with `status`
+  // and runs on_complete on this thread, unless a canceller took them over.
+  void Reject(absl::Status status);
 
  private:
   void Connect();

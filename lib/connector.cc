@@ -1,6 +1,7 @@
 #include "tether/connector.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include "lib/connect_request.h"
 #include "lib/connect_state.h"
 #include "lib/connect_task.h"
+#include "lib/mutex.h"
 #include "lib/registry.h"
 #include "lib/socket_ops.h"
 #include "lib/system_resolver.h"
@@ -30,6 +32,9 @@ namespace {
 constexpr size_t kMaxQueued = size_t{1} << 30;
 constexpr size_t kMinStack = 64 * 1024;
 constexpr size_t kTimerStack = 128 * 1024;
+// ~Connector joins a pool this small itself; a larger one exits after it
+// returns (issue 17).
+constexpr int kJoinAtMost = 64;
 
 ConnectorOptions Clamp(ConnectorOptions o) {
   o.max_workers = std::max(o.max_workers, 1);
@@ -79,10 +84,12 @@ class ConnectorImpl {
              &registry_} {}
 
   // ~Connector, part 1: from now on every Connect() fails with kCancelled;
-  // cancels every pending connect (queued ones included), stops the timer,
-  // waits for the workers (and their on_complete) but the calling thread,
-  // then for the callbacks posted to the CallbackThread.
-  void Shutdown();
+  // stops the timer, cancels every pending connect (queued ones included),
+  // waits for the workers but the calling thread (or, for a pool of more
+  // than kJoinAtMost, only tells them to exit: `self` is kept until they
+  // are woken), then for the callbacks posted to the CallbackThread and
+  // every on_complete still owed.
+  void Shutdown(const std::shared_ptr<ConnectorImpl>& self);
   // Makes a ConnectorImpl owned by the Connector and by every Connect() or
   // ConnectAndWait() call in progress (a call's socket may complete, and
   // its on_complete destroy the Connector, before the call returns).
@@ -142,12 +149,60 @@ class ConnectorImpl {
   int idle_at_last_reap_ = 0;  // only Reap() (the timer thread) uses it
 };
 
-void ConnectorImpl::Shutdown() {
+void ConnectorImpl::Shutdown(const std::shared_ptr<ConnectorImpl>& self) {
   closing_.store(true, std::memory_order_relaxed);
-  registry_.CancelAll();    // Running connects wake; queued ones orphan.
-  timer_.Stop();            // No deadline or reaping from now on.
-  pool_.Shutdown();         // Joins every worker but this thread.
-  core_->callbacks.Stop();  // Runs what was posted; joins (or detaches).
+  timer_.Stop();  // No deadline or reaping from now on.
+  // Issue 17: ~Connector publishes kCancelled for every pending socket and
+  // returns; the workers wake and exit afterwards, and ~WorkerPool joins
+  // them when the last reference to this ConnectorImpl goes (Create()).
+  // Not with caller-owned SocketOps, which the workers still call on their
+  // way out, nor on a worker (it joins the others, as before), nor for a
+  // small pool (joined at once, as before: a few hundred µs at most).
+  const bool join = options_.socket_ops != SocketOps::Default() ||
+                    pool_.OnWorkerThread() || pool_.workers() <= kJoinAtMost;
+  // Waking the connects in flight is one eventfd write, but the kernel
+  // wakes each poller inside it (about 14 µs each here: 135 ms for 10,000),
+  // so a thread of its own makes it.
+  registry_.PublishCancelAll();  // Queued ones orphan.
+  if (join) {
+    registry_.Wake();
+    pool_.Shutdown();         // Joins every worker but this thread.
+    core_->callbacks.Stop();  // Runs what was posted; joins (or detaches).
+    return;
+  }
+  pool_.Stop();
+  core_->callbacks.Stop();
+  // The waker waits until this thread is done: 10,000 runnable workers on
+  // 2 CPUs would otherwise hold it up for 100 - 200 ms (measured).
+  struct Go {
+    Mutex mu;
+    CondVar cv{&mu};
+    bool go ABSL_GUARDED_BY(mu) = false;
+  };
+  auto go = std::make_shared<Go>();
+  absl::StatusOr<pthread_t> waker =
+      StartThread(options_.socket_ops, kMinStack, [self, go] {
+        // Lowest priority (this thread only): waking it must not preempt
+        // the thread leaving ~Connector.
+        setpriority(PRIO_PROCESS, 0, 19);
+        {
+          MutexLock lock(&go->mu);
+          while (!go->go) go->cv.Wait();
+        }
+        self->registry_.Wake();
+      });
+  if (waker.ok()) {
+    pthread_detach(*waker);
+    {
+      MutexLock lock(&go->mu);
+      go->go = true;
+    }
+    go->cv.Signal();
+  } else {
+    registry_.Wake();
+  }
+  // Callbacks of cancelled sockets run on their woken workers.
+  core_->WaitForCallbacks();
 }
 
 std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
@@ -156,7 +211,10 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
   // thread and free its stack, so another thread deletes it.
   return std::shared_ptr<ConnectorImpl>(
       new ConnectorImpl(std::move(options)), [](ConnectorImpl* impl) {
-        if (!impl->pool_.OnWorkerThread()) {
+        // Workers still exiting (~Connector did not wait for them): joined
+        // on a thread of their own, so the last owner does not wait either.
+        const bool on_worker = impl->pool_.OnWorkerThread();
+        if (!on_worker && impl->pool_.workers() == 0) {
           delete impl;
           return;
         }
@@ -165,6 +223,10 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
             [impl] { delete impl; });
         if (t.ok()) {
           pthread_detach(*t);
+          return;
+        }
+        if (!on_worker) {  // out of threads: join here instead
+          delete impl;
           return;
         }
         // The system is out of threads: never free the pool under this
@@ -236,10 +298,10 @@ std::unique_ptr<ConnectTask> ConnectorImpl::NewTask(
   auto task = std::make_unique<ConnectTask>(env_, socket, state,
                                             std::move(request), timer_id);
   if (no_timer) {
-    task->Fail(closing_.load(std::memory_order_relaxed)
-                   ? ShuttingDown(state)
-                   : absl::ResourceExhaustedError(
-                         "cannot start the timer thread for the timeout"));
+    task->Reject(closing_.load(std::memory_order_relaxed)
+                     ? ShuttingDown(state)
+                     : absl::ResourceExhaustedError(
+                           "cannot start the timer thread for the timeout"));
     return nullptr;
   }
   return task;
@@ -260,9 +322,9 @@ void ConnectorImpl::Queue(const std::shared_ptr<Socket>& socket,
   std::unique_ptr<Task> base = std::move(task);
   absl::Status s = pool_.Submit(&base);
   if (!s.ok()) {  // `base` still owns the task.
-    queued.Fail(s.code() == absl::StatusCode::kCancelled
-                    ? ShuttingDown(*socket->state_)
-                    : std::move(s));
+    queued.Reject(s.code() == absl::StatusCode::kCancelled
+                      ? ShuttingDown(*socket->state_)
+                      : std::move(s));
     return;
   }
   ScheduleReaper();
@@ -349,7 +411,7 @@ Connector::Connector(ConnectorOptions options)
 
 Connector::~Connector() {
   // impl_ stays valid while callbacks run: one may call Connect().
-  impl_->Shutdown();
+  impl_->Shutdown(impl_);
 }
 
 std::shared_ptr<Socket> Connector::Connect(absl::string_view host, int port,

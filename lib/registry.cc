@@ -40,6 +40,11 @@ void Registry::Remove(ConnectState* state) {
 }
 
 void Registry::CancelAll() {
+  PublishCancelAll();
+  Wake();
+}
+
+void Registry::PublishCancelAll() {
   MutexLock lock(&mu_);
   closed_ = true;
   // Under mu_: a registered state's Socket is alive until Remove().
@@ -51,6 +56,9 @@ void Registry::CancelAll() {
       s->Cancel(std::move(status));  // shutdown() of each descriptor
     }
   }
+}
+
+void Registry::Wake() {
   if (cancel_fd_ >= 0) {
     const uint64_t one = 1;
     while (ops_->Write(cancel_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {

@@ -36,8 +36,17 @@ class Registry {
   bool Add(ConnectState* state);
   // O(1): each state remembers its index.
   void Remove(ConnectState* state);
-  // Cancels every registered socket, and every later Add() fails.
+  // Cancels every registered socket, and every later Add() fails:
+  // PublishCancelAll(), then Wake().
   void CancelAll();
+  // Publishes kCancelled for every registered socket (without an eventfd
+  // also shuts down their descriptors); every later Add() fails. The
+  // connects in flight notice at Wake().
+  void PublishCancelAll();
+  // Wakes every connect in flight with one eventfd write. The kernel wakes
+  // each poller inside it (about 14 µs each here), so ~Connector of a large
+  // pool leaves it to another thread (docs/performance.md, section 6).
+  void Wake();
   // Readable (POLLIN) once CancelAll() has run; -1 if none could be made.
   int cancel_fd() const { return cancel_fd_; }
 

@@ -5,10 +5,14 @@
 #include <link.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,7 +27,13 @@ namespace {
 // How long an idle worker polls the queue before it blocks. A blocking pop
 // costs a futex wake-up on the submitter's path (tens of microseconds here);
 // a worker that finished a job usually gets the next one sooner than this.
+// (-DTETHER_POOL_NO_SPIN: no polling, for the A/B of docs/performance.md
+// §5.7; every idle worker parks at once.)
+#ifdef TETHER_POOL_NO_SPIN
+constexpr absl::Duration kIdleSpin = absl::ZeroDuration();
+#else
 constexpr absl::Duration kIdleSpin = absl::Microseconds(50);
+#endif
 
 // Worker stacks come from chunks of this many slots (one mmap() each).
 constexpr size_t kMaxChunkSlots = 64;
@@ -83,6 +93,9 @@ size_t StaticTlsBytes() {
 // large share of the stack (sanitizers: TSan's is about 900 KiB; the
 // sanitizers grow a stack they allocate, never one given to them).
 size_t StackBytes(size_t stack_size) {
+#ifdef TETHER_POOL_GLIBC_STACKS  // the A/B of docs/performance.md §5.7
+  if (stack_size > 0) return 0;
+#endif
   const size_t page = PageSize();
   size_t s = std::max<size_t>(stack_size, PTHREAD_STACK_MIN);
   if (s > kMaxOwnStack || StaticTlsBytes() > s / 4) return 0;
@@ -103,7 +116,50 @@ void FutexWake(std::atomic<uint32_t>* word) {
           nullptr, nullptr, 0);
 }
 
+// A number from a /proc/sys file; -1 when unreadable.
+int64_t ReadProcNumber(const char* path) {
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return -1;
+  long long v = -1;
+  if (std::fscanf(f, "%lld", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+
+// The starter's stack: it only calls pthread_create() and mmap().
+constexpr size_t kStarterStack = 64 * 1024;
+
 }  // namespace
+
+const ThreadCap& SystemThreadCap() {
+  static const ThreadCap* cap = [] {
+    // The share: a quarter of the lowest limit stays for everyone else
+    // (this process's other threads, other processes, the shell to kill
+    // us); docs/performance.md, "Capacity".
+    int64_t lowest = INT_MAX;
+    std::string why = "no system limit";
+    auto consider = [&](int64_t limit, const std::string& name) {
+      if (limit > 0 && limit < lowest) {
+        lowest = limit;
+        why = absl::StrCat(name, " ", limit);
+      }
+    };
+    consider(ReadProcNumber("/proc/sys/kernel/pid_max"), "kernel.pid_max");
+    consider(ReadProcNumber("/proc/sys/kernel/threads-max"),
+             "kernel.threads-max");
+    rlimit nproc;
+    if (getrlimit(RLIMIT_NPROC, &nproc) == 0 &&
+        nproc.rlim_cur != RLIM_INFINITY &&
+        nproc.rlim_cur < static_cast<rlim_t>(INT_MAX)) {
+      consider(static_cast<int64_t>(nproc.rlim_cur), "RLIMIT_NPROC");
+    }
+    const int threads =
+        lowest == INT_MAX ? INT_MAX : static_cast<int>(lowest / 4 * 3);
+    return new ThreadCap{
+        threads, absl::StrCat("3/4 of ", why, ": ", threads, " threads")};
+  }();
+  return *cap;
+}
 
 thread_local const WorkerPool* WorkerPool::tls_pool_ = nullptr;
 thread_local WorkerPool::Worker* WorkerPool::tls_worker_ = nullptr;
@@ -116,17 +172,24 @@ struct WorkerPool::Worker {
   // kWokenToSpin and wake it.
   std::atomic<uint32_t> wake{kAsleep};
   Worker* next_exited = nullptr;  // in exited_
+  bool counted_starting = false;  // made by the starter, in starting_
 };
 
 WorkerPool::WorkerPool(const Options& options)
     : options_(options),
       stack_bytes_(StackBytes(options.stack_size)),
-      slot_bytes_(stack_bytes_ == 0 ? 0 : stack_bytes_ + PageSize()) {
+      slot_bytes_(stack_bytes_ == 0 ? 0 : stack_bytes_ + PageSize()),
+      system_cap_(&SystemThreadCap()),
+      learned_cap_(INT_MAX) {
   queue_.set_capacity(static_cast<std::ptrdiff_t>(options_.max_queued));
 }
 
 WorkerPool::~WorkerPool() {
   Shutdown();
+  if (starter_left_) {  // It ran Shutdown(); it has left its task.
+    MutexLock lock(&mu_);
+    pthread_join(starter_, nullptr);
+  }
   if (shut_down_by_ != nullptr) {  // It ran Shutdown(); it has left its task.
     pthread_join(shut_down_by_->thread, nullptr);
     delete shut_down_by_;
@@ -139,28 +202,152 @@ bool WorkerPool::OnWorkerThread() const { return tls_pool_ == this; }
 absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
                                 bool only_if_idle) {
   // relaxed: a fast path only; StartWorker() re-checks under mu_, and a task
-  // queued after Shutdown() began is abandoned by it.
+  // queued after Stop() began is abandoned by it.
   if (stopping_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("connector is shutting down");
   }
+  bool reserved = false;
   // acq_rel: claims one idle worker (or records one more queued task).
   if (balance_.fetch_sub(1, std::memory_order_acq_rel) <= 0) {
-    const bool full =
-        live_.load(std::memory_order_relaxed) >= options_.max_workers;
-    if ((full && only_if_idle) || (!full && !StartWorker())) {
+    absl::Status s = ReserveWorker(&reserved);
+    if (s.ok() && !reserved && only_if_idle) {
+      s = absl::UnavailableError("no idle worker");
+    }
+    // A hand-off that must start at once (a race's attempt, on a worker)
+    // starts its thread here; so does every start when no starter runs.
+    if (s.ok() && reserved && (only_if_idle || !EnsureStarter())) {
+      reserved = false;
+      StartWorker(&s);
+    }
+    if (!s.ok()) {
       balance_.fetch_add(1, std::memory_order_acq_rel);  // undo the claim
-      return full
-                 ? absl::UnavailableError("no idle worker")
-                 : absl::ResourceExhaustedError("cannot start a worker thread");
+      return s;
     }
   }
   if (!TryPush(task->get())) {
     balance_.fetch_add(1, std::memory_order_acq_rel);
+    if (reserved) live_.fetch_sub(1, std::memory_order_relaxed);
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many queued connects (max_queued ", options_.max_queued, ")"));
   }
   Push(task->release());
+  // After the push: a start that fails takes a queued task to fail.
+  if (reserved) RequestStart();
   return absl::OkStatus();
+}
+
+absl::Status WorkerPool::ReserveWorker(bool* reserved) {
+  // relaxed: the count only bounds the pool; thread start/join order the
+  // rest.
+  int n = live_.load(std::memory_order_relaxed);
+  do {
+    if (n >= options_.max_workers) return absl::OkStatus();  // wait for one
+    if (n >= system_cap_->threads) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "cannot start a worker thread: the pool holds its share of the "
+          "system's threads (",
+          system_cap_->why, ")"));
+    }
+    if (n >= learned_cap_.load(std::memory_order_relaxed)) {
+      MutexLock lock(&mu_);
+      return start_error_.ok()
+                 ? absl::ResourceExhaustedError("cannot start a worker thread")
+                 : start_error_;
+    }
+  } while (!live_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  *reserved = true;
+  return absl::OkStatus();
+}
+
+bool WorkerPool::EnsureStarter() {
+  int state = starter_state_.load(std::memory_order_acquire);
+  if (state == 0) {
+    MutexLock lock(&mu_);
+    state = starter_state_.load(std::memory_order_relaxed);
+    if (state == 0 && !stopping_.load(std::memory_order_relaxed)) {
+      absl::StatusOr<pthread_t> t =
+          StartThread(options_.ops, kStarterStack, [this] { StarterLoop(); });
+      if (t.ok()) starter_ = *t;
+      state = t.ok() ? 1 : 2;
+      starter_state_.store(state, std::memory_order_release);
+    }
+  }
+  return state == 1;
+}
+
+void WorkerPool::RequestStart() {
+  // acq_rel: the starter reads the reservation after taking it. Only the
+  // request that finds the starter idle (0 wanted) wakes it: a burst of
+  // Connect()s costs one futex call, and none while the starter is busy.
+  const uint32_t before =
+      starts_wanted_.fetch_add(1, std::memory_order_acq_rel);
+  if ((before & kStopStarter) != 0) {
+    // Stopped: the starter has left; the queued task is abandoned.
+    live_.fetch_sub(1, std::memory_order_relaxed);
+  } else if (before == 0) {
+    FutexWake(&starts_wanted_);
+  }
+}
+
+void WorkerPool::StarterLoop() {
+  tls_pool_ = this;  // OnWorkerThread(): StartFailed() may run a callback
+  for (;;) {
+    uint32_t wanted = starts_wanted_.load(std::memory_order_acquire);
+    if ((wanted & kStopStarter) != 0) {
+      // Reservations never started: no longer live.
+      live_.fetch_sub(static_cast<int>(wanted & ~kStopStarter),
+                      std::memory_order_relaxed);
+      return;
+    }
+    if (wanted == 0) {
+      FutexWait(&starts_wanted_, 0);
+      continue;
+    }
+    JoinExited();
+    // Still needed? A busy worker that went idle since the request may
+    // have taken the task: then the start is dropped (an idle worker more
+    // would only cost wake-ups: at K=64 the pool grew to 2.5x K without
+    // this check, and each connect paid 2 more context switches).
+    // starting_: workers made but not yet counted in balance_.
+    if (balance_.load(std::memory_order_acquire) +
+            starting_.load(std::memory_order_acquire) >=
+        0) {
+      live_.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      starting_.fetch_add(1, std::memory_order_acq_rel);
+      absl::Status error;
+      if (!StartWorker(&error, /*counted_starting=*/true)) {
+        starting_.fetch_sub(1, std::memory_order_acq_rel);
+        if (!stopping_.load(std::memory_order_relaxed)) StartFailed(error);
+      }
+    }
+    starts_wanted_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void WorkerPool::StartFailed(const absl::Status& error) {
+  {
+    MutexLock lock(&mu_);
+    start_error_ = error;
+  }
+  // Until a worker exits, Submit() refuses to grow past what we have.
+  learned_cap_.store(live_.load(std::memory_order_relaxed),
+                     std::memory_order_relaxed);
+  // The worker was reserved for one queued task: fail one (any; they are
+  // alike). Popping it consumes it as that worker would have: balance_ +1.
+  balance_.fetch_add(1, std::memory_order_acq_rel);
+  Task* task = nullptr;
+  if (!TryPop(&task)) {
+    // An idle worker took it meanwhile (it counted itself).
+    balance_.fetch_sub(1, std::memory_order_acq_rel);
+    return;
+  }
+  if (task == nullptr) {  // a retirement signal: put it back
+    if (!TryPush(nullptr)) balance_.fetch_sub(1, std::memory_order_acq_rel);
+    return;
+  }
+  task->Fail(error);
+  delete task;
 }
 
 void* WorkerPool::TakeStackLocked() {
@@ -216,18 +403,14 @@ size_t WorkerPool::Queued() const {
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-bool WorkerPool::StartWorker() {
-  // relaxed: the count only bounds the pool; thread start/join order the rest.
-  int n = live_.load(std::memory_order_relaxed);
-  do {
-    if (n >= options_.max_workers) return true;  // someone else started it
-  } while (!live_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+bool WorkerPool::StartWorker(absl::Status* error, bool counted_starting) {
   JoinExited();
-  // Under mu_, with the stopping_ check: Shutdown() sets stopping_ under mu_
-  // as it takes its snapshot of all_, so every worker is either in that
-  // snapshot (and joined) or never starts.
+  // Under mu_, with the stopping_ check: Stop() sets stopping_ under mu_,
+  // and Shutdown() takes its snapshot of all_ under mu_ after that, so
+  // every worker is either in that snapshot (and joined) or never starts.
   MutexLock lock(&mu_);
   auto* w = new Worker;
+  w->counted_starting = counted_starting;
   absl::StatusOr<pthread_t> t;
   if (stopping_.load(std::memory_order_relaxed)) {
     t = absl::CancelledError("connector is shutting down");
@@ -244,6 +427,12 @@ bool WorkerPool::StartWorker() {
     ReturnStackLocked(w->stack);
     delete w;
     live_.fetch_sub(1, std::memory_order_relaxed);
+    *error =
+        t.status().code() == absl::StatusCode::kCancelled
+            ? t.status()
+            : absl::ResourceExhaustedError(absl::StrCat(
+                  t.status().message(), " (", all_.size(),
+                  " worker threads in this pool; ", system_cap_->why, ")"));
     return false;
   }
   w->thread = *t;
@@ -255,6 +444,9 @@ bool WorkerPool::StartWorker() {
 void WorkerPool::WorkerLoop(Worker* self) {
   tls_pool_ = this;
   tls_worker_ = self;
+  // Before the first idle count: the starter may then briefly count this
+  // worker in neither (and start one too many), never in both.
+  if (self->counted_starting) starting_.fetch_sub(1, std::memory_order_acq_rel);
   for (;;) {
     balance_.fetch_add(1, std::memory_order_acq_rel);  // idle: one item is mine
     Task* task = Pop(self);
@@ -269,6 +461,10 @@ void WorkerPool::WorkerLoop(Worker* self) {
 
 void WorkerPool::Exit(Worker* self) {
   live_.fetch_sub(1, std::memory_order_relaxed);
+  // A thread is free again: growth may be tried again.
+  if (learned_cap_.load(std::memory_order_relaxed) != INT_MAX) {
+    learned_cap_.store(INT_MAX, std::memory_order_relaxed);
+  }
   // release: JoinExited() reads the record after taking the list. The pool
   // outlives this push: Shutdown() joins every thread before it returns.
   Worker* head = exited_.load(std::memory_order_relaxed);
@@ -432,13 +628,14 @@ void WorkerPool::JoinExited() {
   }
 }
 
-void WorkerPool::Shutdown() {
-  std::vector<Worker*> workers;
+void WorkerPool::Stop() {
   {
     MutexLock lock(&mu_);  // See StartWorker().
     if (stopping_.exchange(true, std::memory_order_acq_rel)) return;
-    workers.swap(all_);
   }
+  // The starter makes no more threads (StartWorker() sees stopping_).
+  starts_wanted_.fetch_or(kStopStarter, std::memory_order_acq_rel);
+  FutexWake(&starts_wanted_);
   // Every worker stops after its current task: the poller sees stopping_
   // in its loop, a parked worker is woken here, a busy one sees stopping_
   // when it parks (under park_mu_, after this critical section) or here.
@@ -451,11 +648,38 @@ void WorkerPool::Shutdown() {
     w->wake.store(kWoken, std::memory_order_release);
     FutexWake(&w->wake);
   }
+  AbandonQueued();
+}
+
+void WorkerPool::Shutdown() {
+  Stop();
+  std::vector<Worker*> workers;
+  bool join_starter;
+  {
+    MutexLock lock(&mu_);
+    if (joined_) return;
+    joined_ = true;
+    workers.swap(all_);
+    join_starter = starter_state_.load(std::memory_order_relaxed) == 1;
+  }
   // Never this thread: joining itself would fail, and its stack must stay
   // mapped until it has exited (~WorkerPool, on another thread).
   if (OnWorkerThread()) {
-    shut_down_by_ = tls_worker_;
-    workers.erase(std::find(workers.begin(), workers.end(), tls_worker_));
+    if (tls_worker_ == nullptr) {  // the starter (a failed start's callback)
+      starter_left_ = true;
+      join_starter = false;
+    } else {
+      shut_down_by_ = tls_worker_;
+      workers.erase(std::find(workers.begin(), workers.end(), tls_worker_));
+    }
+  }
+  if (join_starter) {
+    pthread_t starter;
+    {
+      MutexLock lock(&mu_);
+      starter = starter_;
+    }
+    pthread_join(starter, nullptr);
   }
   // The joins are cheap: the stacks are ours (no munmap() per thread), and
   // each exiting thread has long been running on the other CPU.
@@ -463,9 +687,14 @@ void WorkerPool::Shutdown() {
   exited_.store(nullptr, std::memory_order_relaxed);  // all joined above
   for (Worker* w : workers) delete w;
   if (shut_down_by_ == nullptr) FreeStacks();
+  // Tasks a racing Submit() queued after Stop() drained the queue.
+  AbandonQueued();
+}
+
+void WorkerPool::AbandonQueued() {
   Task* task = nullptr;
   while (queue_.try_pop(task)) {
-    if (task == nullptr) continue;
+    if (task == nullptr) continue;  // a retirement signal
     task->Abandon();
     delete task;
   }

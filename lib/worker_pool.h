@@ -18,7 +18,13 @@
 //
 // Elasticity, with one atomic counter: balance_ = idle workers - queued
 // tasks. Submit() decrements it; a result <= 0 means no idle worker is left
-// for this task, so a new worker starts (up to max_workers). A worker
+// for this task, so a new worker starts (up to max_workers): Submit()
+// reserves it (live_) and asks the pool's starter thread for it, which
+// costs the caller one atomic increment (and one futex wake-up when the
+// starter was asleep); pthread_create() runs on the starter, never on the
+// caller. A start that fails there fails one queued task with
+// kResourceExhausted (Task::Fail), and Submit() refuses further growth
+// synchronously until a worker exits. A worker
 // increments it each time it goes idle, then pops exactly one item. Retiring
 // an idle worker claims one unit of a positive balance and pushes a null
 // task (the shutdown signal). Thus every popped item was paid for once, and
@@ -37,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -56,7 +63,24 @@ class Task {
   virtual ~Task() = default;
   virtual void Run() = 0;
   virtual void Abandon() {}
+  // The pool could not start a thread to run it (kResourceExhausted). By
+  // default the same as Abandon().
+  virtual void Fail(absl::Status status) {
+    (void)status;
+    Abandon();
+  }
 };
+
+// How many threads one pool may hold at most: the documented share of the
+// system's thread limits (docs/performance.md, "Capacity"), so tether never
+// takes the last threads of the machine. `why` names the limit that decided.
+struct ThreadCap {
+  int threads;
+  std::string why;
+};
+// 3/4 of the lowest of kernel.pid_max, kernel.threads-max and RLIMIT_NPROC
+// (read once per process).
+const ThreadCap& SystemThreadCap();
 
 class WorkerPool {
  public:
@@ -74,9 +98,12 @@ class WorkerPool {
 
   // Hands `*task` to a worker (starting one if none is idle) and takes
   // ownership. On failure leaves `*task` with the caller and returns
-  // kResourceExhausted (queue full, or no thread could start) or
-  // kCancelled (shut down). With `only_if_idle`, also fails with
-  // kUnavailable unless a worker can start on it right away.
+  // kResourceExhausted (queue full, the pool at its share of the system's
+  // thread limits, or no thread could start) or kCancelled (shut down).
+  // Never creates a thread on the calling thread (the starter does), except
+  // with `only_if_idle`, which fails with kUnavailable unless a worker can
+  // start on it right away (a new one is started synchronously then), or
+  // when the starter itself cannot start. Cheap from any thread.
   absl::Status Submit(std::unique_ptr<Task>* task, bool only_if_idle = false);
 
   // Asks up to `n` idle workers to exit, and joins workers that exited.
@@ -85,6 +112,12 @@ class WorkerPool {
   int idle() const;
   // Live worker threads (a snapshot).
   int workers() const;
+
+  // Stop() without waiting: from now on Submit() fails, parked workers are
+  // woken to exit, busy ones exit after their task, queued tasks are
+  // abandoned (on this thread). Joins nothing: Shutdown() or ~WorkerPool
+  // joins later, so nothing the workers touch may be freed before that.
+  void Stop();
 
   // Stops every worker after it finishes its current task, joins them all,
   // and abandons tasks still queued. Idempotent. Called on one of the
@@ -104,7 +137,21 @@ class WorkerPool {
     size_t size;
   };
 
-  bool StartWorker();
+  // Creates the thread of a worker already counted in live_; false (and
+  // live_ decremented) when it cannot, with `*error` set.
+  bool StartWorker(absl::Status* error, bool counted_starting = false);
+  // Reserves one more worker in live_ if the caps allow; kResourceExhausted
+  // names the cap that refused, `*reserved` false when max_workers is
+  // reached (the task then waits for a busy worker).
+  absl::Status ReserveWorker(bool* reserved);
+  // Starts the starter thread if need be; false when it cannot run (the
+  // caller then starts the worker itself).
+  bool EnsureStarter();
+  // Hands a reserved start to the starter (after EnsureStarter()).
+  void RequestStart();
+  void StarterLoop();
+  // A start failed on the starter: remember the cap, fail one queued task.
+  void StartFailed(const absl::Status& error);
   void WorkerLoop(Worker* self);
   void Exit(Worker* self);
   Task* Pop(Worker* self);
@@ -120,6 +167,8 @@ class WorkerPool {
   // queued (they found it spinning, so nobody was woken for them).
   void WakeForQueued();
   void JoinExited();
+  // Abandons (and deletes) every queued task.
+  void AbandonQueued();
   // After every worker is joined: unmaps the stacks.
   void FreeStacks();
   // A stack for a new worker (nullptr: let pthread_create() allocate one),
@@ -147,7 +196,21 @@ class WorkerPool {
   std::atomic<int64_t> balance_{0};
   // Live workers; CAS-incremented before a start so max_workers holds.
   std::atomic<int> live_{0};
-  std::atomic<bool> stopping_{false};  // written once by Shutdown()
+  std::atomic<bool> stopping_{false};  // written once by Stop()
+  // The share of the system's limits (SystemThreadCap()), and a lower cap
+  // learned when pthread_create() failed (INT_MAX: none), cleared when a
+  // worker exits; start_error_ (under mu_) says why.
+  const ThreadCap* const system_cap_;
+  std::atomic<int> learned_cap_;
+  // Starts the starter wants to make, plus kStopStarter once Stop() ran;
+  // the starter sleeps on it (a futex word) while it is 0.
+  std::atomic<uint32_t> starts_wanted_{0};
+  static constexpr uint32_t kStopStarter = 1u << 31;
+  // 0: not started yet, 1: running, 2: could not start (Submit() then
+  // starts workers itself).
+  std::atomic<int> starter_state_{0};
+  // Workers the starter made that have not yet counted themselves idle.
+  std::atomic<int> starting_{0};
   // Idle workers polling the queue; at most one spins, the rest block, so
   // spinning never takes a core from the connects (Go's spinning-M limit).
   std::atomic<int> spinning_{0};
@@ -159,6 +222,9 @@ class WorkerPool {
   std::vector<Worker*> parked_ ABSL_GUARDED_BY(park_mu_);  // idle, asleep
 
   Mutex mu_;
+  bool joined_ ABSL_GUARDED_BY(mu_) = false;  // Shutdown() joined everyone
+  absl::Status start_error_ ABSL_GUARDED_BY(mu_);
+  pthread_t starter_ ABSL_GUARDED_BY(mu_);
   // The pool and record of the worker running on this thread, if any.
   static thread_local const WorkerPool* tls_pool_;
   static thread_local Worker* tls_worker_;
@@ -166,6 +232,8 @@ class WorkerPool {
   // Shutdown() on that worker, read by ~WorkerPool (ordered by whatever
   // hands the pool to the destroying thread).
   Worker* shut_down_by_ = nullptr;
+  // The same for the starter thread (joined by ~WorkerPool).
+  bool starter_left_ = false;
   // Every started, not yet joined worker; Worker::index is its position.
   std::vector<Worker*> all_ ABSL_GUARDED_BY(mu_);
   std::vector<Chunk> chunks_ ABSL_GUARDED_BY(mu_);

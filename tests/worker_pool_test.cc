@@ -7,6 +7,7 @@
 
 #include "lib/worker_pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -138,7 +139,7 @@ TEST(WorkerPoolTest, ShutdownLeavesNoThreadParkedOrBusy) {
                   }).ok());
     }
     ASSERT_TRUE(WaitFor([&] { return running.load() == 300; }));
-    EXPECT_EQ(CountThreads(), before + 300);
+    EXPECT_EQ(CountThreads(), before + 300 + 1);  // and the starter
     gate.Open();
     // Half of them parked, the rest may still be on their way.
     ASSERT_TRUE(WaitFor([&] { return pool.idle() >= 150; }));
@@ -215,9 +216,138 @@ TEST(WorkerPoolTest, RetiredWorkersAreJoinedAndTheirStacksReused) {
     pool.RetireIdle(16);
     ASSERT_TRUE(WaitFor([&] {
       pool.RetireIdle(0);  // joins the workers that exited
-      return pool.workers() == 0 && CountThreads() == before;
+      // The starter thread stays while the pool lives.
+      return pool.workers() == 0 && CountThreads() == before + 1;
     }));
   }
+}
+
+// Issue 17: growth never costs the caller a pthread_create(); the pool's
+// starter thread (itself started by the first Submit() that needs a
+// worker) makes every worker.
+TEST(WorkerPoolTest, SubmitNeverStartsAWorkerOnTheCallersThread) {
+  testing::FaultInjectingSocketOps ops;
+  const pthread_t caller = pthread_self();
+  std::atomic<int> starts{0}, on_caller{0};
+  ops.SetBefore(testing::Call::kStartThread, [&](const testing::CallInfo&) {
+    starts.fetch_add(1);
+    if (pthread_equal(pthread_self(), caller)) on_caller.fetch_add(1);
+    return testing::Action::Pass();
+  });
+  WorkerPool::Options o = Opts(64);
+  o.ops = &ops;
+  WorkerPool pool(o);
+  Gate gate;
+  std::atomic<int> running{0};
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(Submit(pool, [&] {
+                  running.fetch_add(1);
+                  gate.Wait();
+                }).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return running.load() == 40; }));
+  EXPECT_EQ(starts.load(), 41);    // 40 workers and the starter
+  EXPECT_EQ(on_caller.load(), 1);  // the starter only
+  gate.Open();
+  pool.Shutdown();
+}
+
+class FailTask : public Task {
+ public:
+  explicit FailTask(absl::Status* failed) : failed_(failed) {}
+  void Run() override {}
+  void Fail(absl::Status status) override { *failed_ = std::move(status); }
+
+ private:
+  absl::Status* failed_;  // written by the starter before `done`
+};
+
+TEST(WorkerPoolTest, AFailedStartFailsAQueuedTaskAndStopsGrowthUntilAnExit) {
+  constexpr size_t kWorkerStack = 128 * 1024;
+  testing::FaultInjectingSocketOps ops;
+  std::atomic<int> workers{0};
+  std::atomic<bool> fail{false};
+  ops.SetBefore(testing::Call::kStartThread, [&](const testing::CallInfo& c) {
+    if (c.stack_size < kWorkerStack) return testing::Action::Pass();
+    workers.fetch_add(1);
+    return fail.load() ? testing::Action::Fail(EAGAIN)
+                       : testing::Action::Pass();
+  });
+  WorkerPool::Options o = Opts(8, kWorkerStack);
+  o.ops = &ops;
+  WorkerPool pool(o);
+  Gate gate;
+  std::atomic<int> running{0};
+  ASSERT_TRUE(Submit(pool, [&] {
+                running.fetch_add(1);
+                gate.Wait();
+              }).ok());
+  ASSERT_TRUE(WaitFor([&] { return running.load() == 1; }));
+  fail.store(true);
+  // Needs a second worker; the starter cannot make it and fails the task.
+  absl::Status failed;
+  std::atomic<bool> done{false};
+  {
+    class Recorder : public FailTask {
+     public:
+      Recorder(absl::Status* f, std::atomic<bool>* d) : FailTask(f), d_(d) {}
+      void Fail(absl::Status status) override {
+        FailTask::Fail(std::move(status));
+        d_->store(true);
+      }
+
+     private:
+      std::atomic<bool>* d_;
+    };
+    std::unique_ptr<Task> t(new Recorder(&failed, &done));
+    ASSERT_TRUE(pool.Submit(&t).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return done.load(); }));
+  EXPECT_EQ(failed.code(), absl::StatusCode::kResourceExhausted) << failed;
+  EXPECT_NE(failed.message().find("thread"), absl::string_view::npos) << failed;
+  EXPECT_EQ(pool.workers(), 1);
+  // From now on growth is refused at once, on the caller's thread.
+  const int tried = workers.load();
+  absl::Status refused = Submit(pool, [] {});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_EQ(workers.load(), tried);
+  // The busy worker comes back: the pool serves with it.
+  gate.Open();
+  ASSERT_TRUE(WaitFor([&] { return pool.idle() == 1; }));
+  std::atomic<bool> ran{false};
+  ASSERT_TRUE(Submit(pool, [&] { ran.store(true); }).ok());
+  EXPECT_TRUE(WaitFor([&] { return ran.load(); }));
+  pool.Shutdown();
+}
+
+// Issue 17: Stop() (what ~Connector uses) returns while workers are busy;
+// they exit when their task ends, and Shutdown() joins them.
+TEST(WorkerPoolTest, StopReturnsAtOnceAndTheWorkersExitAfterwards) {
+  const int before = testing::IdleThreadCount();
+  {
+    WorkerPool pool(Opts(100));
+    Gate gate;
+    std::atomic<int> running{0};
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(Submit(pool, [&] {
+                    running.fetch_add(1);
+                    gate.Wait();
+                  }).ok());
+    }
+    ASSERT_TRUE(WaitFor([&] { return running.load() == 100; }));
+    std::atomic<int> abandoned{0};
+    pool.Stop();  // every worker is busy: nothing to wait for here
+    EXPECT_EQ(Submit(
+                  pool, [] {}, [&] { abandoned.fetch_add(1); })
+                  .code(),
+              absl::StatusCode::kCancelled);
+    EXPECT_EQ(pool.workers(), 100);
+    gate.Open();
+    EXPECT_TRUE(WaitFor([&] { return pool.workers() == 0; }));
+    pool.Shutdown();
+    EXPECT_EQ(CountThreads(), before);
+  }
+  EXPECT_EQ(CountThreads(), before);
 }
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || \

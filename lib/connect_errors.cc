@@ -43,6 +43,12 @@ absl::Status DeadlineError(absl::string_view target) {
   return ConnectError(target, ETIMEDOUT, "timed out");
 }
 
+absl::Status ResourceError(absl::string_view target, absl::string_view cause) {
+  return WithErrno(absl::ResourceExhaustedError(
+                       absl::StrCat("connect ", target, ": ", cause)),
+                   EAGAIN);
+}
+
 absl::Status ResolverDeadlineError(absl::string_view target) {
   return ConnectError(target, ETIMEDOUT, "timed out waiting for the resolver");
 }

@@ -44,6 +44,10 @@ absl::Status CancelledError(absl::string_view target, absl::string_view why);
 // kDeadlineExceeded (ETIMEDOUT): "connect <target>: timed out".
 absl::Status DeadlineError(absl::string_view target);
 
+// kResourceExhausted (EAGAIN): "connect <target>: <cause>", e.g. no
+// resolver thread could start.
+absl::Status ResourceError(absl::string_view target, absl::string_view cause);
+
 // The same for a deadline that passed while the connect was still waiting
 // (issue 14): "connect <target>: timed out waiting for the resolver".
 absl::Status ResolverDeadlineError(absl::string_view target);

@@ -99,6 +99,7 @@ struct ConnectEnv {
   DestinationLines* lines;
   std::shared_ptr<Resolver> resolver_ref;  // `resolver`, for resolver threads
   std::weak_ptr<void> owner;               // the ConnectorImpl
+  int max_workers;                         // for messages
 };
 
 // True when the socket is done; publishes the deadline's failure first when

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "lib/attempt.h"
 #include "lib/connect_errors.h"
 #include "lib/destination_lines.h"
@@ -36,7 +37,7 @@ ConnectTask::ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
 void ConnectTask::Start() {
   const ConnectRequest& request = *request_;
   if (request.address.has_value()) {
-    Dispatch(*request.address);
+    Dispatch(*request.address, /*on_caller=*/true);
     return;
   }
   if (request.races()) race_ = NewRace();
@@ -45,7 +46,7 @@ void ConnectTask::Start() {
   if (!s.ok()) {  // On this thread, like a full queue.
     Fail(s.code() == absl::StatusCode::kCancelled
              ? ShuttingDown(request.target)
-             : ConnectError(request.target, EAGAIN, s.message()));
+             : ResourceError(request.target, s.message()));
     return;
   }
   if (race_ != nullptr) {
@@ -107,7 +108,8 @@ void ConnectTask::OnRaceAnswer(
   Dispatch(d.first);
 }
 
-void ConnectTask::Dispatch(const std::optional<SocketAddress>& destination) {
+void ConnectTask::Dispatch(const std::optional<SocketAddress>& destination,
+                           bool on_caller) {
   if (destination.has_value()) {
     line_key_ = destination->ToString();
     state_.SetInLine(true);
@@ -116,22 +118,28 @@ void ConnectTask::Dispatch(const std::optional<SocketAddress>& destination) {
     state_.SetInLine(false);
     holds_slot_ = true;
   }
-  Submit();
+  Submit(on_caller);
 }
 
-void ConnectTask::Submit() {
+void ConnectTask::Submit(bool on_caller) {
+  pooled_ = true;
   std::unique_ptr<Task> task = std::make_unique<JobTask>(shared_from_this());
   absl::Status s = env_.pool->Submit(&task);
   if (s.ok()) return;
   DropWaiting(s.code() == absl::StatusCode::kCancelled
                   ? ShuttingDown(request_->target)
-                  : std::move(s));
+                  : std::move(s),
+              on_caller);
 }
 
-void ConnectTask::DropWaiting(absl::Status status) {
+void ConnectTask::DropWaiting(absl::Status status, bool on_caller) {
   if (state_.Claim()) state_.PublishFailure(std::move(status));
   LeaveLine();
   Unregister();
+  if (on_caller) {  // Connect()'s thread, as documented for a full queue.
+    state_.RunCallbackOnce();
+    return;
+  }
   // Never user code on a resolver thread or under a lock: posted (a second
   // post of an orphan's callback is a no-op); here only when that fails.
   if (!state_.PostCallback()) state_.RunCallbackOnce();
@@ -148,6 +156,7 @@ void ConnectTask::LeaveLine() {
     next->state_.SetInLine(false);
     if (!next->state_.done()) {
       next->holds_slot_ = true;  // handed on by Leave()
+      next->pooled_ = true;
       std::unique_ptr<Task> task = std::make_unique<JobTask>(next);
       absl::Status s = env_.pool->Submit(&task);
       if (s.ok()) return;
@@ -165,7 +174,16 @@ void ConnectTask::LeaveLine() {
 void ConnectTask::Run() {
   // A canceller that took the socket over (kOrphaned) posted on_complete;
   // if that post failed, it runs here, on a worker, now.
-  if (state_.Claim() && !state_.done()) Connect();
+  if (state_.Claim() && !state_.done()) {
+    if (pooled_ && absl::Now() >= request_->deadline) {
+      // Past its deadline before it got a worker (the timer was late).
+      state_.PublishFailure(WorkerDeadlineError(request_->target,
+                                                env_.pool->workers(),
+                                                env_.max_workers, false));
+    } else {
+      Connect();
+    }
+  }
   Finish();
 }
 

@@ -63,15 +63,16 @@ class ConnectTask final : public std::enable_shared_from_this<ConnectTask> {
                     absl::StatusOr<std::vector<SocketAddress>> answer);
   // Resolution on the resolver pool (ResolverPool::Submit()'s status).
   absl::Status SubmitResolution(std::optional<bool> ipv6);
-  // After resolution: on to `destination`'s line, or (none: only a failure
-  // to publish) straight to the pool.
-  void Dispatch(const std::optional<SocketAddress>& destination);
+  // On to `destination`'s line, or (none: only a failure to publish)
+  // straight to the pool. `on_caller`: on Connect()'s thread.
+  void Dispatch(const std::optional<SocketAddress>& destination,
+                bool on_caller = false);
   // Hands the job (holding its slot, if any) to the pool; on failure
-  // completes it with its on_complete posted.
-  void Submit();
+  // completes it, with on_complete run here when `on_caller`, else posted.
+  void Submit(bool on_caller = false);
   // A job handed a slot by Leave(), or whose submission failed: frees what
   // it holds without running.
-  void DropWaiting(absl::Status status);
+  void DropWaiting(absl::Status status, bool on_caller = false);
   // Frees the destination slot, handing it down the line.
   void LeaveLine();
 
@@ -94,6 +95,7 @@ class ConnectTask final : public std::enable_shared_from_this<ConnectTask> {
   std::shared_ptr<RaceShared> race_;  // a raced connect's
   std::string line_key_;              // the destination whose slot it holds
   bool holds_slot_ = false;
+  bool pooled_ = false;  // handed to the pool (not run inline)
 };
 
 // The pool's Task for a job: a thin handle, so a job that waits anywhere

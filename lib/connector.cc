@@ -32,6 +32,10 @@ namespace {
 constexpr size_t kMaxQueued = size_t{1} << 30;
 constexpr size_t kMinStack = 64 * 1024;
 constexpr size_t kTimerStack = 128 * 1024;
+// getaddrinfo() runs NSS modules (files, dns, mdns, systemd, ...), whose
+// stack use is not ours to bound: more than a worker's 256 KiB default.
+// Only touched pages cost memory; 64 stuck resolvers reserve 32 MiB.
+constexpr size_t kResolverStack = 512 * 1024;
 
 // A resolver thread blocks in getaddrinfo(); far more than any server asks.
 constexpr int kMaxResolvers = 4096;
@@ -82,7 +86,7 @@ class ConnectorImpl {
                                               options_.worker_stack_size)),
         registry_(options_.socket_ops),
         timer_(options_.socket_ops, kTimerStack),
-        resolvers_(options_.socket_ops, options_.worker_stack_size,
+        resolvers_(options_.socket_ops, kResolverStack,
                    options_.max_resolvers),
         lines_(options_.max_pending_per_destination),
         pool_(WorkerPool::Options{options_.max_workers,
@@ -97,7 +101,8 @@ class ConnectorImpl {
              &resolvers_,
              &lines_,
              options_.resolver,
-             {}} {}
+             {},
+             options_.max_workers} {}
 
   // ~Connector, part 1: from now on every Connect() fails with kCancelled;
   // cancels every pending connect (queued, resolving and waiting in a line

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "lib/mutex.h"
 #include "lib/thread.h"
 
@@ -76,8 +75,7 @@ absl::Status ResolverPool::Submit(absl::AnyInvocable<void()>* job) {
   *job = std::move(*first);
   MutexLock lock(&shared_->mu);
   --shared_->threads;
-  return absl::ResourceExhaustedError(
-      absl::StrCat("cannot start a resolver thread: ", t.status().message()));
+  return absl::ResourceExhaustedError("cannot start a resolver thread");
 }
 
 void ResolverPool::Shutdown() {

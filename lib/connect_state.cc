@@ -145,7 +145,7 @@ ConnectState::Waiting ConnectState::waiting() const {
       return Waiting::kResolver;
     case kQueued:
       return in_line_.load(std::memory_order_relaxed) ? Waiting::kLine
-                                                       : Waiting::kWorker;
+                                                      : Waiting::kWorker;
     default:
       return Waiting::kNothing;
   }

@@ -177,9 +177,8 @@ void ConnectTask::Run() {
   if (state_.Claim() && !state_.done()) {
     if (pooled_ && absl::Now() >= request_->deadline) {
       // Past its deadline before it got a worker (the timer was late).
-      state_.PublishFailure(WorkerDeadlineError(request_->target,
-                                                env_.pool->workers(),
-                                                env_.max_workers, false));
+      state_.PublishFailure(WorkerDeadlineError(
+          request_->target, env_.pool->workers(), env_.max_workers, false));
     } else {
       Connect();
     }

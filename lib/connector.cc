@@ -49,8 +49,8 @@ int DestinationShare(int max_workers) {
 ConnectorOptions Clamp(ConnectorOptions o) {
   o.max_workers = std::max(o.max_workers, 1);
   o.max_resolvers = std::clamp(o.max_resolvers, 1, kMaxResolvers);
-  o.max_pending_per_destination = std::clamp(
-      o.max_pending_per_destination, 1, DestinationShare(o.max_workers));
+  o.max_pending_per_destination = std::clamp(o.max_pending_per_destination, 1,
+                                             DestinationShare(o.max_workers));
   o.worker_stack_size = std::max(o.worker_stack_size, kMinStack);
   o.max_queued = std::clamp<size_t>(o.max_queued, 1, kMaxQueued);
   if (o.worker_idle_timeout <= absl::ZeroDuration()) {
@@ -86,8 +86,7 @@ class ConnectorImpl {
                                               options_.worker_stack_size)),
         registry_(options_.socket_ops),
         timer_(options_.socket_ops, kTimerStack),
-        resolvers_(options_.socket_ops, kResolverStack,
-                   options_.max_resolvers),
+        resolvers_(options_.socket_ops, kResolverStack, options_.max_resolvers),
         lines_(options_.max_pending_per_destination),
         pool_(WorkerPool::Options{options_.max_workers,
                                   options_.worker_stack_size, kMaxQueued,
@@ -345,8 +344,7 @@ absl::Status ConnectorImpl::DeadlineFor(const ConnectState& state) const {
     case ConnectState::Waiting::kResolver:
       return ResolverDeadlineError(state.target());
     case ConnectState::Waiting::kWorker:
-      return WorkerDeadlineError(state.target(),
-                                 pool_.workers() - pool_.idle(),
+      return WorkerDeadlineError(state.target(), pool_.workers() - pool_.idle(),
                                  options_.max_workers, false);
     case ConnectState::Waiting::kLine:
       return WorkerDeadlineError(state.target(), lines_.cap(), lines_.cap(),

@@ -10,10 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tether/address.h"
-
 #include "lib/connect_request.h"
 #include "lib/connect_state.h"
+#include "tether/address.h"
 #include "tether/socket.h"
 
 namespace tether {

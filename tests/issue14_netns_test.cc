@@ -97,7 +97,8 @@ int Child(int out) {
   ConnectOptions o;
   o.timeout = absl::Milliseconds(300);
   const absl::Time start = absl::Now();
-  std::shared_ptr<Socket> s = connector->Connect("name.invalid", 80, std::move(o));
+  std::shared_ptr<Socket> s =
+      connector->Connect("name.invalid", 80, std::move(o));
   if (!s->Wait(absl::Seconds(20))) return 2;
   r.timeout_ms = absl::ToInt64Milliseconds(absl::Now() - start);
   r.code = static_cast<int>(s->error().code());

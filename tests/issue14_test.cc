@@ -58,7 +58,8 @@ class GateResolver : public Resolver {
   absl::StatusOr<std::vector<SocketAddress>> Resolve(absl::string_view host,
                                                      uint16_t port,
                                                      Family family) override {
-    if (host != "stuck.test") return Resolver::Default()->Resolve(host, port, family);
+    if (host != "stuck.test")
+      return Resolver::Default()->Resolve(host, port, family);
     std::unique_lock<std::mutex> lock(mu_);
     ++inside_;
     cv_.wait(lock, [&] { return open_; });
@@ -114,10 +115,12 @@ TEST_F(Issue14Test, StuckResolverDelaysNeitherConnectsNorShutdown) {
   Listener live(Listener::Mode::kHold);
   std::vector<std::shared_ptr<Socket>> fast;
   const absl::Time start = absl::Now();
-  for (int i = 0; i < 10; ++i) fast.push_back(connector.Connect(live.address()));
+  for (int i = 0; i < 10; ++i)
+    fast.push_back(connector.Connect(live.address()));
   ASSERT_TRUE(WaitAll(fast, absl::Seconds(10)));
   const absl::Duration took = absl::Now() - start;
-  RecordProperty("live_connects_ms", std::to_string(absl::ToInt64Milliseconds(took)));
+  RecordProperty("live_connects_ms",
+                 std::to_string(absl::ToInt64Milliseconds(took)));
   for (const auto& s : fast) EXPECT_TRUE(s->error().ok()) << s->error();
   EXPECT_LT(took, kWithin * kSlack);
   fast.clear();
@@ -165,7 +168,8 @@ TEST_F(Issue14Test, HangingDestinationLeavesWorkersForOthers) {
   Connector& connector = NewConnector(nullptr, options);
   HangingListener hanging;
   std::vector<std::shared_ptr<Socket>> hung;
-  for (int i = 0; i < 500; ++i) hung.push_back(connector.Connect(hanging.address()));
+  for (int i = 0; i < 500; ++i)
+    hung.push_back(connector.Connect(hanging.address()));
   ASSERT_TRUE(WaitFor([&] { return connector.stats().attempts >= 24; },
                       absl::Seconds(10)));
   ConnectorStats stats = connector.stats();
@@ -177,7 +181,8 @@ TEST_F(Issue14Test, HangingDestinationLeavesWorkersForOthers) {
   std::shared_ptr<Socket> s = connector.Connect(live.address());
   ASSERT_TRUE(s->Wait(absl::Seconds(10)));
   const absl::Duration took = absl::Now() - start;
-  RecordProperty("live_connect_ms", std::to_string(absl::ToInt64Milliseconds(took)));
+  RecordProperty("live_connect_ms",
+                 std::to_string(absl::ToInt64Milliseconds(took)));
   EXPECT_TRUE(s->error().ok()) << s->error();
   EXPECT_LT(took, kWithin * kSlack);
   s.reset();
@@ -236,11 +241,13 @@ TEST_F(Issue14Test, TimeoutWaitingInLineSaysSo) {
   o.timeout = absl::Milliseconds(100);
   std::atomic<bool> called{false};
   o.on_complete = [&](Socket&) { called = true; };
-  std::shared_ptr<Socket> s = connector.Connect(hanging.address(), std::move(o));
+  std::shared_ptr<Socket> s =
+      connector.Connect(hanging.address(), std::move(o));
   ASSERT_TRUE(s->Wait(absl::Seconds(10)));
   EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_TRUE(Contains(s->error(), "waiting for a worker (1 of 1 busy with "
-                                   "this destination)"))
+  EXPECT_TRUE(Contains(s->error(),
+                       "waiting for a worker (1 of 1 busy with "
+                       "this destination)"))
       << s->error();
   EXPECT_TRUE(WaitFor([&] { return called.load(); }, absl::Seconds(10)));
   EXPECT_EQ(connector.stats().queued, 0u);

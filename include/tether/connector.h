@@ -196,8 +196,8 @@ struct ConnectorStats {
   uint64_t connected = 0;
   uint64_t failed = 0;  // completed with an error other than kCancelled
   uint64_t cancelled = 0;
-  uint64_t attempts = 0;  // addresses tried (connect() calls started)
-  uint64_t workers = 0;   // live worker threads
+  uint64_t attempts = 0;   // addresses tried (connect() calls started)
+  uint64_t workers = 0;    // live worker threads
   uint64_t resolving = 0;  // in name resolution now (or waiting for it)
   uint64_t queued = 0;     // resolved (or numeric) and waiting for a worker
 };

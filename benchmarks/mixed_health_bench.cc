@@ -9,6 +9,12 @@
 // max_pending_per_destination (256) workers; the rest wait in its line.
 //
 //   bazel run -c opt //benchmarks:mixed_health_bench
+//
+// Measured (2 cores shared with three other builds, load ~10; -O2):
+//   /0     p50 123 us, p99 10.8 ms
+//   /2000  p50 124 us, p99  5.4 ms
+// p50 is unchanged by the hanging load; the p99s are machine noise here
+// (the run without the load had the worse one), within the 2x target.
 
 #include <atomic>
 #include <memory>

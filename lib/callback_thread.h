@@ -2,7 +2,8 @@
 // completed without a worker of their own.
 //
 // A connect cancelled or past its deadline while its task still waits for a
-// worker (or while its worker is blocked in a resolver) has nobody to run its
+// worker (in the queue or its destination's line, or while it waits for the
+// resolver pool) has nobody to run its
 // on_complete. The canceller cannot run it: the deadline timer must never
 // run user code (a slow callback would delay every other deadline), and
 // Socket::Close() may be called under a lock the callback takes. So such

@@ -43,6 +43,24 @@ absl::Status DeadlineError(absl::string_view target) {
   return ConnectError(target, ETIMEDOUT, "timed out");
 }
 
+absl::Status ResourceError(absl::string_view target, absl::string_view cause) {
+  return WithErrno(absl::ResourceExhaustedError(
+                       absl::StrCat("connect ", target, ": ", cause)),
+                   EAGAIN);
+}
+
+absl::Status ResolverDeadlineError(absl::string_view target) {
+  return ConnectError(target, ETIMEDOUT, "timed out waiting for the resolver");
+}
+
+absl::Status WorkerDeadlineError(absl::string_view target, int busy, int max,
+                                 bool in_line) {
+  return ConnectError(
+      target, ETIMEDOUT,
+      absl::StrCat("timed out waiting for a worker (", busy, " of ", max,
+                   in_line ? " busy with this destination)" : " busy)"));
+}
+
 absl::Status AttemptError(int err, absl::string_view step) {
   return ErrnoStatus(err, step.empty()
                               ? ErrnoText(err)

@@ -44,6 +44,19 @@ absl::Status CancelledError(absl::string_view target, absl::string_view why);
 // kDeadlineExceeded (ETIMEDOUT): "connect <target>: timed out".
 absl::Status DeadlineError(absl::string_view target);
 
+// kResourceExhausted (EAGAIN): "connect <target>: <cause>", e.g. no
+// resolver thread could start.
+absl::Status ResourceError(absl::string_view target, absl::string_view cause);
+
+// The same for a deadline that passed while the connect was still waiting
+// (issue 14): "connect <target>: timed out waiting for the resolver".
+absl::Status ResolverDeadlineError(absl::string_view target);
+// "connect <target>: timed out waiting for a worker (<busy> of <max>
+// busy)", or, waiting in its destination's line, "... (<cap> of <cap> busy
+// with this destination)".
+absl::Status WorkerDeadlineError(absl::string_view target, int busy, int max,
+                                 bool in_line);
+
 // Why one attempt failed, without the target (the caller adds it): the
 // errno's text, or "<step>: <errno's text>" when a step other than
 // connect() failed (e.g. `bind_interface "eth9"`).

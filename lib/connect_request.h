@@ -18,6 +18,7 @@
 #define TETHER_LIB_CONNECT_REQUEST_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,9 @@ namespace internal {
 
 class ConnectState;
 struct Counters;
+class DestinationLines;
 class Registry;
+class ResolverPool;
 class SocketOps;
 class Timer;
 class WorkerPool;
@@ -81,7 +84,10 @@ absl::StatusOr<ConnectRequest> MakeRequest(const Destination& destination,
                                            ConnectOptions options,
                                            bool numeric_skips_resolver);
 
-// What a connect's steps need from its Connector, which outlives them.
+// What a connect's steps need from its Connector. The pointers are valid on
+// a worker and on the thread of a Connector call; a resolver thread, which
+// may outlive the Connector, uses them only while it holds a reference
+// locked from `owner` (the ConnectorImpl).
 struct ConnectEnv {
   WorkerPool* pool;
   Timer* timer;
@@ -89,6 +95,11 @@ struct ConnectEnv {
   SocketOps* ops;
   Counters* counters;
   Registry* registry;
+  ResolverPool* resolvers;
+  DestinationLines* lines;
+  std::shared_ptr<Resolver> resolver_ref;  // `resolver`, for resolver threads
+  std::weak_ptr<void> owner;               // the ConnectorImpl
+  int max_workers;                         // for messages
 };
 
 // True when the socket is done; publishes the deadline's failure first when

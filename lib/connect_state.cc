@@ -130,25 +130,57 @@ void ConnectState::MarkQueued() {
   phase_.store(kQueued, std::memory_order_relaxed);
 }
 
+void ConnectState::MarkResolving() {
+  // relaxed: as MarkQueued().
+  phase_.store(kResolving, std::memory_order_relaxed);
+  core_->counters.resolving.fetch_add(1, std::memory_order_relaxed);
+}
+
 bool ConnectState::Claim() {
   int phase = phase_.load(std::memory_order_relaxed);
   // acq_rel: a CAS against a canceller's; whoever wins owns on_complete.
-  while (phase == kNew || phase == kQueued) {
+  while (phase == kNew || phase == kQueued || phase == kResolving) {
     if (phase_.compare_exchange_weak(phase, kRunning,
                                      std::memory_order_acq_rel)) {
-      if (phase == kQueued) {
-        core_->counters.queued.fetch_sub(1, std::memory_order_relaxed);
-      }
+      LeftWaiting(phase);
       return true;
     }
   }
   return false;  // kOrphaned
 }
 
-void ConnectState::SetResolving(bool resolving) {
-  // release: pairs with HandOverCallback()'s acquire load; only the
-  // claiming thread moves between kRunning and kResolving.
-  phase_.store(resolving ? kResolving : kRunning, std::memory_order_release);
+bool ConnectState::Resolved() {
+  int phase = kResolving;
+  // acq_rel: a CAS against a canceller's, as in Claim().
+  if (!phase_.compare_exchange_strong(phase, kQueued,
+                                      std::memory_order_acq_rel)) {
+    return false;  // kOrphaned
+  }
+  core_->counters.resolving.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+void ConnectState::LeftWaiting(int phase) {
+  // relaxed: statistics and a memory bound, not ordering anything.
+  if (phase == kQueued || phase == kResolving) {
+    core_->counters.queued.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (phase == kResolving) {
+    core_->counters.resolving.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+ConnectState::Waiting ConnectState::waiting() const {
+  // relaxed: a snapshot for a message; a stale answer only words it.
+  switch (phase_.load(std::memory_order_relaxed)) {
+    case kResolving:
+      return Waiting::kResolver;
+    case kQueued:
+      return in_line_.load(std::memory_order_relaxed) ? Waiting::kLine
+                                                      : Waiting::kWorker;
+    default:
+      return Waiting::kNothing;
+  }
 }
 
 void ConnectState::HandOverCallback() {
@@ -159,14 +191,13 @@ void ConnectState::HandOverCallback() {
   // which nobody can while a task or a caller of ours holds it).
   std::shared_ptr<Socket> keep = weak_socket_.lock();
   if (keep == nullptr) return;
-  if (phase == kQueued) {
-    if (!phase_.compare_exchange_strong(phase, kOrphaned,
-                                        std::memory_order_acq_rel)) {
-      if (phase != kResolving) return;  // claimed by its task meanwhile
-    } else {
-      core_->counters.queued.fetch_sub(1, std::memory_order_relaxed);
-    }
+  // acq_rel: a CAS against Claim()'s and Resolved()'s; a failure reloads
+  // `phase` (kResolving may have become kQueued: try again).
+  while (!phase_.compare_exchange_weak(phase, kOrphaned,
+                                       std::memory_order_acq_rel)) {
+    if (phase != kQueued && phase != kResolving) return;  // claimed
   }
+  LeftWaiting(phase);
   // If the post fails, the task runs it when it gets a worker (Claim()
   // fails, then RunCallbackOnce()), or when the pool abandons it.
   (void)core_->callbacks.Post(this, std::move(keep));

@@ -29,19 +29,29 @@
 // Who runs on_complete: ConnectState::phase_ says whether a thread of the
 // connect will still run it.
 //
-//   kNew --(1) MarkQueued--> kQueued --(2) Claim--> kRunning <--(4)-->
-//   kResolving
-//     \                        |
-//      `--(2) Claim--> kRunning  `--(3) a failure is published--> kOrphaned
+//                 (1) MarkQueued          (2) Claim
+//   kNew --------------------------> kQueued ---------> kRunning
+//    |  \                           ^    \               ^
+//    |   `--(1') MarkResolving --> kResolving --(2)-------'
+//    |                              |    \
+//    `--(2) Claim --> kRunning      |     `--(3) failure published--> kOrphaned
+//                                   `--(5) Resolved --> kQueued --(3)--'
 //
-//  (1) Connector::Connect() reserves a max_queued slot for a task it hands
-//      to the pool; (2) the task (or Connect() itself, inline or for a
-//      failure) claims the socket, frees the slot, and runs on_complete
-//      when done; (3) a canceller (Close(), the deadline timer, ~Connector)
-//      that publishes while the task still waits frees the slot at once and
-//      posts on_complete to the CallbackThread; (4) a task blocked in a
-//      resolver is kResolving: a failure published meanwhile posts
-//      on_complete too (RunCallbackOnce() runs it once, wherever first).
+//  (1) Connector::Connect() reserves a max_queued slot for a connect that
+//      will wait for a worker (in the pool's queue, or in its destination's
+//      line: lib/destination_lines.h); (1') or for one that must first be
+//      resolved, on the resolver pool (lib/resolver_pool.h): the slot is
+//      held through the resolution. (2) The task (on a worker, or
+//      Connect() itself, inline or for a failure) claims the socket, frees
+//      the slot, and runs on_complete when done. (3) A canceller (Close(),
+//      the deadline timer, ~Connector) that publishes while no worker has
+//      the connect (kQueued: waiting for a worker or in a line;
+//      kResolving: waiting for the resolver) frees the slot at once and
+//      posts on_complete to the CallbackThread; the task, when it runs or
+//      its resolution returns, only cleans up (RunCallbackOnce() runs
+//      on_complete once, wherever first; a second post is a no-op). (5) A
+//      resolution that answers moves the connect on to wait for a worker;
+//      it fails when (3) came first. A worker never blocks in a resolver.
 //
 // Publishers: (a) ConnectTask/AttemptTask on success or failure,
 // (b) the deadline timer (kDeadlineExceeded), (c) Cancel() from
@@ -82,6 +92,9 @@ struct Counters {
   // Tasks handed to the pool that no worker has claimed yet: the max_queued
   // slots in use (ConnectorImpl::Connect() reserves, ConnectState frees).
   std::atomic<uint64_t> queued{0};
+  // Connects in kResolving (waiting for the resolver pool); their max_queued
+  // slots are counted in `queued` too.
+  std::atomic<uint64_t> resolving{0};
 
   // Counts one completed socket by its final status.
   void Complete(const absl::Status& status);
@@ -178,12 +191,23 @@ class ConnectState {
   // Transition (1): the socket's task is about to be queued; its
   // max_queued slot is already counted in Counters::queued.
   void MarkQueued();
+  // Transition (1'): the connect is about to be handed to the resolver
+  // pool; its max_queued slot is already counted in Counters::queued.
+  void MarkResolving();
   // Transition (2): true when the caller now runs the connect and its
   // on_complete; false when a canceller took them over (kOrphaned).
   [[nodiscard]] bool Claim();
-  // Transition (4), by the thread that claimed the socket, around a
-  // resolver call that may block.
-  void SetResolving(bool resolving);
+  // Transition (5), by the resolution that answers: true when the connect
+  // now waits for a worker; false when a canceller took it over.
+  [[nodiscard]] bool Resolved();
+  // Whether the connect waits in its destination's line (for messages).
+  void SetInLine(bool in_line) {
+    // relaxed: read only to word a deadline message.
+    in_line_.store(in_line, std::memory_order_relaxed);
+  }
+  // What the connect waits for now, for the deadline's message (a snapshot).
+  enum class Waiting { kNothing, kResolver, kWorker, kLine };
+  [[nodiscard]] Waiting waiting() const;
 
   // Publishes `result` unless one is published already (invariant 2), then
   // wakes every waiter. Returns whether this call published.
@@ -262,7 +286,10 @@ class ConnectState {
   // to `*pushed_to`.
   void PushLocked(std::shared_ptr<CompletionQueue>* pushed_to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After a failure is published: transition (3), or a post for (4).
+  // After a failure is published: transition (3).
+  // Frees what a connect leaving `phase` (kQueued, kResolving) held: its
+  // max_queued slot, and its count in Counters::resolving.
+  void LeftWaiting(int phase);
   void HandOverCallback();
 
   enum Phase : int { kNew, kQueued, kRunning, kResolving, kOrphaned };
@@ -279,9 +306,11 @@ class ConnectState {
   SocketOps* const ops_;
   const std::shared_ptr<ConnectorCore> core_;
   const std::string target_;
-  // See the diagram above. Written by Connect() (1), the claiming thread
-  // (2, 4) and a canceller (3, by CAS); read by publishers.
+  // See the diagram above. Written by Connect() (1, 1'), the claiming
+  // thread (2), a resolution (5, by CAS) and a canceller (3, by CAS); read
+  // by publishers.
   std::atomic<int> phase_{kNew};
+  std::atomic<bool> in_line_{false};  // written by the task; see SetInLine()
   absl::AnyInvocable<void(Socket&)> on_complete_;  // run once, then cleared
   // Set by the thread that claims on_complete_; exchange, so exactly one wins.
   std::atomic<bool> callback_claimed_{false};

@@ -15,8 +15,10 @@
 #include "lib/connect_request.h"
 #include "lib/connect_state.h"
 #include "lib/connect_task.h"
+#include "lib/destination_lines.h"
 #include "lib/mutex.h"
 #include "lib/registry.h"
+#include "lib/resolver_pool.h"
 #include "lib/socket_ops.h"
 #include "lib/system_resolver.h"
 #include "lib/thread.h"
@@ -35,9 +37,25 @@ constexpr size_t kTimerStack = 128 * 1024;
 // ~Connector joins a pool this small itself; a larger one exits after it
 // returns (issue 17).
 constexpr int kJoinAtMost = 64;
+// getaddrinfo() runs NSS modules (files, dns, mdns, systemd, ...), whose
+// stack use is not ours to bound: more than a worker's 256 KiB default.
+// Only touched pages cost memory; 64 stuck resolvers reserve 32 MiB.
+constexpr size_t kResolverStack = 512 * 1024;
+
+// A resolver thread blocks in getaddrinfo(); far more than any server asks.
+constexpr int kMaxResolvers = 4096;
+
+// One destination may hold at most this many workers: 3/4 of them (at least
+// one), so a small pool still has workers for the others.
+int DestinationShare(int max_workers) {
+  return std::max(1, max_workers - max_workers / 4);
+}
 
 ConnectorOptions Clamp(ConnectorOptions o) {
   o.max_workers = std::max(o.max_workers, 1);
+  o.max_resolvers = std::clamp(o.max_resolvers, 1, kMaxResolvers);
+  o.max_pending_per_destination = std::clamp(o.max_pending_per_destination, 1,
+                                             DestinationShare(o.max_workers));
   o.worker_stack_size = std::max(o.worker_stack_size, kMinStack);
   o.max_queued = std::clamp<size_t>(o.max_queued, 1, kMaxQueued);
   if (o.worker_idle_timeout <= absl::ZeroDuration()) {
@@ -73,6 +91,8 @@ class ConnectorImpl {
                                               options_.worker_stack_size)),
         registry_(options_.socket_ops),
         timer_(options_.socket_ops, kTimerStack),
+        resolvers_(options_.socket_ops, kResolverStack, options_.max_resolvers),
+        lines_(options_.max_pending_per_destination),
         pool_(WorkerPool::Options{options_.max_workers,
                                   options_.worker_stack_size, kMaxQueued,
                                   options_.socket_ops}),
@@ -81,14 +101,20 @@ class ConnectorImpl {
              options_.resolver.get(),
              options_.socket_ops,
              &core_->counters,
-             &registry_} {}
+             &registry_,
+             &resolvers_,
+             &lines_,
+             options_.resolver,
+             {},
+             options_.max_workers} {}
 
   // ~Connector, part 1: from now on every Connect() fails with kCancelled;
-  // stops the timer, cancels every pending connect (queued ones included),
-  // waits for the workers but the calling thread (or, for a pool of more
-  // than kJoinAtMost, only tells them to exit: `self` is kept until they
-  // are woken), then for the callbacks posted to the CallbackThread and
-  // every on_complete still owed.
+  // stops the timer, cancels every pending connect (queued, resolving and
+  // waiting in a line included), drops the resolutions not started (never
+  // waits for one that runs), waits for the workers but the calling thread
+  // (or, for a pool of more than kJoinAtMost, only tells them to exit:
+  // `self` is kept until they are woken), then for the callbacks posted to
+  // the CallbackThread and every on_complete still owed.
   void Shutdown(const std::shared_ptr<ConnectorImpl>& self);
   // Makes a ConnectorImpl owned by the Connector and by every Connect() or
   // ConnectAndWait() call in progress (a call's socket may complete, and
@@ -118,7 +144,7 @@ class ConnectorImpl {
   void Fail(const std::shared_ptr<Socket>& socket, absl::Status status);
   // Registers the socket and schedules its deadline: its task, or null
   // when the socket completed instead.
-  std::unique_ptr<ConnectTask> NewTask(
+  std::shared_ptr<ConnectTask> NewTask(
       const std::shared_ptr<Socket>& socket,
       std::shared_ptr<const ConnectRequest> request);
   // Hands the connect to the pool.
@@ -128,6 +154,8 @@ class ConnectorImpl {
   bool ReserveSlot();
   uint64_t ScheduleDeadline(const std::shared_ptr<Socket>& socket,
                             const ConnectRequest& request);
+  // The deadline's error, worded by what the connect waits for.
+  absl::Status DeadlineFor(const ConnectState& state) const;
   void ScheduleReaper();
   void Reap();
 
@@ -137,10 +165,15 @@ class ConnectorImpl {
   const std::shared_ptr<ConnectorCore> core_;  // shared with every Socket
   Registry registry_;
   Timer timer_;
+  // Detached threads: destroying it only drops the queued resolutions.
+  ResolverPool resolvers_;
+  // After the pool: a worker that finishes leaves its line.
+  DestinationLines lines_;
   // Destroyed before the timer, registry and core: ~WorkerPool may still
   // have to join the worker that called Shutdown(), which uses only it.
   WorkerPool pool_;
-  const ConnectEnv env_;
+  // Set once by Create() (env_.owner) before any Connect().
+  ConnectEnv env_;
   // Set once by Shutdown(); relaxed: a fast path only, the Registry's
   // mutex is what orders a Connect() against CancelAll().
   std::atomic<bool> closing_{false};
@@ -164,6 +197,7 @@ void ConnectorImpl::Shutdown(const std::shared_ptr<ConnectorImpl>& self) {
   // wakes each poller inside it (about 14 µs each here: 135 ms for 10,000),
   // so a thread of its own makes it.
   registry_.PublishCancelAll();  // Queued ones orphan.
+  resolvers_.Shutdown();  // Never waits: stuck resolutions are abandoned.
   if (join) {
     registry_.Wake();
     pool_.Shutdown();         // Joins every worker but this thread.
@@ -209,7 +243,7 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
   // The last reference may drop on a worker of the pool (an on_complete
   // that destroys the Connector): ~WorkerPool then has to join that very
   // thread and free its stack, so another thread deletes it.
-  return std::shared_ptr<ConnectorImpl>(
+  std::shared_ptr<ConnectorImpl> impl(
       new ConnectorImpl(std::move(options)), [](ConnectorImpl* impl) {
         // Workers still exiting (~Connector did not wait for them): joined
         // on a thread of their own, so the last owner does not wait either.
@@ -236,6 +270,10 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
             "to finish; the Connector's memory is not freed\n",
             stderr);
       });
+  // Resolver threads lock this to use the Connector's parts; it expires
+  // when ~Connector and every call in progress have let go.
+  impl->env_.owner = impl;
+  return impl;
 }
 
 ConnectorImpl::Begun ConnectorImpl::Begin(const Destination& destination,
@@ -283,7 +321,7 @@ bool ConnectorImpl::ReserveSlot() {
   return false;
 }
 
-std::unique_ptr<ConnectTask> ConnectorImpl::NewTask(
+std::shared_ptr<ConnectTask> ConnectorImpl::NewTask(
     const std::shared_ptr<Socket>& socket,
     std::shared_ptr<const ConnectRequest> request) {
   ConnectState& state = *socket->state_;
@@ -295,13 +333,13 @@ std::unique_ptr<ConnectTask> ConnectorImpl::NewTask(
   const uint64_t timer_id = ScheduleDeadline(socket, *request);
   const bool no_timer =
       timer_id == 0 && request->deadline != absl::InfiniteFuture();
-  auto task = std::make_unique<ConnectTask>(env_, socket, state,
+  auto task = std::make_shared<ConnectTask>(env_, socket, state,
                                             std::move(request), timer_id);
   if (no_timer) {
-    task->Reject(closing_.load(std::memory_order_relaxed)
-                     ? ShuttingDown(state)
-                     : absl::ResourceExhaustedError(
-                           "cannot start the timer thread for the timeout"));
+    task->Fail(closing_.load(std::memory_order_relaxed)
+                   ? ShuttingDown(state)
+                   : absl::ResourceExhaustedError(
+                         "cannot start the timer thread for the timeout"));
     return nullptr;
   }
   return task;
@@ -315,18 +353,15 @@ void ConnectorImpl::Queue(const std::shared_ptr<Socket>& socket,
                                   options_.max_queued, ")")));
     return;
   }
-  socket->state_->MarkQueued();
-  std::unique_ptr<ConnectTask> task = NewTask(socket, std::move(request));
-  if (task == nullptr) return;
-  ConnectTask& queued = *task;
-  std::unique_ptr<Task> base = std::move(task);
-  absl::Status s = pool_.Submit(&base);
-  if (!s.ok()) {  // `base` still owns the task.
-    queued.Reject(s.code() == absl::StatusCode::kCancelled
-                      ? ShuttingDown(*socket->state_)
-                      : std::move(s));
-    return;
+  // Before it is registered: a canceller reads the phase.
+  if (request->address.has_value()) {
+    socket->state_->MarkQueued();
+  } else {
+    socket->state_->MarkResolving();
   }
+  std::shared_ptr<ConnectTask> task = NewTask(socket, std::move(request));
+  if (task == nullptr) return;
+  task->Start();  // The resolver pool, or a line and the worker pool.
   ScheduleReaper();
 }
 
@@ -343,7 +378,7 @@ std::shared_ptr<Socket> ConnectorImpl::ConnectHere(
   if (begun.request == nullptr) return std::move(begun.socket);
   if (!begun.request->address.has_value()) {  // A resolver may block.
     Queue(begun.socket, std::move(begun.request));
-  } else if (std::unique_ptr<ConnectTask> task =
+  } else if (std::shared_ptr<ConnectTask> task =
                  NewTask(begun.socket, std::move(begun.request))) {
     task->Run();  // Interruptible by Close(), the deadline and ~Connector.
   }
@@ -354,13 +389,31 @@ uint64_t ConnectorImpl::ScheduleDeadline(const std::shared_ptr<Socket>& socket,
                                          const ConnectRequest& request) {
   if (request.deadline == absl::InfiniteFuture()) return 0;
   std::weak_ptr<Socket> weak = socket;
-  absl::Status status = DeadlineError(request.target);
-  return timer_.Schedule(request.deadline, [weak, status] {
+  // `this` outlives the callback: Shutdown() stops the timer.
+  return timer_.Schedule(request.deadline, [this, weak] {
     // Publishes on time even if the worker is stuck, and nothing more:
     // on_complete runs on the socket's worker, or on the CallbackThread
     // when no worker has it (ConnectState::HandOverCallback()), never here.
-    if (std::shared_ptr<Socket> s = weak.lock()) s->state_->Cancel(status);
+    if (std::shared_ptr<Socket> s = weak.lock()) {
+      s->state_->Cancel(DeadlineFor(*s->state_));
+    }
   });
+}
+
+absl::Status ConnectorImpl::DeadlineFor(const ConnectState& state) const {
+  switch (state.waiting()) {
+    case ConnectState::Waiting::kResolver:
+      return ResolverDeadlineError(state.target());
+    case ConnectState::Waiting::kWorker:
+      return WorkerDeadlineError(state.target(), pool_.workers() - pool_.idle(),
+                                 options_.max_workers, false);
+    case ConnectState::Waiting::kLine:
+      return WorkerDeadlineError(state.target(), lines_.cap(), lines_.cap(),
+                                 true);
+    case ConnectState::Waiting::kNothing:
+      break;
+  }
+  return DeadlineError(state.target());
 }
 
 void ConnectorImpl::ScheduleReaper() {
@@ -381,7 +434,8 @@ void ConnectorImpl::Reap() {
   int idle = pool_.idle();
   pool_.RetireIdle(std::min(idle, idle_at_last_reap_));
   idle_at_last_reap_ = pool_.idle();
-  if (pool_.workers() == 0) {
+  // A resolution still running may yet hand its connect to a worker.
+  if (pool_.workers() == 0 && resolvers_.threads() == 0) {
     reaper_scheduled_.store(false, std::memory_order_relaxed);
     return;
   }
@@ -401,6 +455,11 @@ ConnectorStats ConnectorImpl::stats() const {
   uint64_t completed = c.completed.load(kRelaxed);
   s.in_flight = s.submitted > completed ? s.submitted - completed : 0;
   s.workers = static_cast<uint64_t>(pool_.workers());
+  s.resolving = c.resolving.load(kRelaxed);
+  // The max_queued slots held by connects that wait for a worker (in the
+  // pool's queue or a line), the resolving ones' taken out.
+  const uint64_t slots = c.queued.load(kRelaxed);
+  s.queued = slots > s.resolving ? slots - s.resolving : 0;
   return s;
 }
 

@@ -1,9 +1,12 @@
 // lib/happy_eyeballs.cc: racing a host's addresses (RFC 8305).
 //
-// How the race works. The worker that runs the ConnectTask becomes the
-// coordinator. It (1) starts one resolution per family on other workers
+// How the race works. The ConnectTask (1) starts one resolution per family
+// on the resolver pool, never on a worker (issue 14); the first answer with
+// usable addresses (or the second answer) hands the coordinator to a
+// worker, which absorbs the other family's answer whenever it arrives
 // (section 3: an IPv6 answer starts connecting at once; an IPv4 answer
-// first waits up to the 50 ms Resolution Delay for IPv6), (2) orders the
+// first waits up to the 50 ms Resolution Delay for IPv6). The coordinator
+// (2) orders the
 // addresses by alternating families, IPv6 first (section 4), and (3) starts
 // the first address at once and each next one when the previous attempt
 // failed or the Connection Attempt Delay (happy_eyeballs_delay) passed
@@ -41,7 +44,9 @@ constexpr absl::Duration kResolutionDelay = absl::Milliseconds(50);
 constexpr int kV6 = 0;
 constexpr int kV4 = 1;
 
-// State shared by the coordinator and its sub-tasks.
+}  // namespace
+
+// State shared by the coordinator, its sub-tasks and the resolutions.
 struct RaceShared {
   Waiter wake;  // fired by sub-tasks and by publication
   Mutex mu;
@@ -49,7 +54,10 @@ struct RaceShared {
       answers[2] ABSL_GUARDED_BY(mu);
   absl::Time answered_at[2] ABSL_GUARDED_BY(mu);
   int in_flight ABSL_GUARDED_BY(mu) = 0;
+  bool dispatched ABSL_GUARDED_BY(mu) = false;  // the coordinator is handed on
 };
+
+namespace {
 
 // A resolution or an attempt of a race, run on a worker. `fn` gets false
 // when the pool stops before running it: it must then only report back to
@@ -68,18 +76,18 @@ class SubTask final : public Task {
 class Race {
  public:
   Race(const ConnectEnv& env, std::shared_ptr<const ConnectRequest> request,
-       std::shared_ptr<Socket> socket, ConnectState& state)
+       std::shared_ptr<Socket> socket, ConnectState& state,
+       std::shared_ptr<RaceShared> shared)
       : env_(env),
         request_ptr_(std::move(request)),
         request_(*request_ptr_),
         socket_(std::move(socket)),
         state_(state),
-        shared_(std::make_shared<RaceShared>()) {}
+        shared_(std::move(shared)) {}
 
   void Run();
 
  private:
-  void StartResolution(int family);
   // Records the attempt (its start time counts from now, before the
   // hand-off to a worker) and starts it. Returns its start time.
   absl::Time StartAttempt(const SocketAddress& address);
@@ -107,8 +115,6 @@ class Race {
 
 void Race::Run() {
   if (!state_.AddWaiter(&shared_->wake)) return;
-  StartResolution(kV6);
-  StartResolution(kV4);
   absl::Time next_start = absl::InfinitePast();
   while (!PublishIfPastDeadline(request_, state_)) {
     const absl::Time now = absl::Now();
@@ -129,25 +135,6 @@ void Race::Run() {
     shared_->wake.WaitUntil(wake);
   }
   state_.RemoveWaiter(&shared_->wake);
-}
-
-void Race::StartResolution(int family) {
-  std::shared_ptr<RaceShared> shared = shared_;
-  Resolver* resolver = env_.resolver;
-  std::shared_ptr<const ConnectRequest> request = request_ptr_;
-  Spawn([shared, resolver, request, family](bool run) {
-    // Not run: the pool stops, and ~Connector published kCancelled.
-    absl::StatusOr<std::vector<SocketAddress>> answer =
-        run ? resolver->Resolve(request->host, request->port,
-                                family == kV6 ? Family::kIPv6 : Family::kIPv4)
-            : CancelledError(request->target, "by ~Connector");
-    {
-      MutexLock lock(&shared->mu);
-      shared->answers[family] = std::move(answer);
-      shared->answered_at[family] = absl::Now();
-    }
-    shared->wake.Fire();
-  });
 }
 
 absl::Time Race::StartAttempt(const SocketAddress& address) {
@@ -246,12 +233,41 @@ void Race::Fail() {
 
 }  // namespace
 
-void ResolveAndRace(const ConnectEnv& env,
-                    const std::shared_ptr<const ConnectRequest>& request,
-                    const std::shared_ptr<Socket>& socket,
-                    ConnectState& state) {
-  Race race(env, request, socket, state);
-  race.Run();
+std::shared_ptr<RaceShared> NewRace() { return std::make_shared<RaceShared>(); }
+
+RaceDispatch RecordAnswer(RaceShared& race, const ConnectRequest& request,
+                          bool ipv6,
+                          absl::StatusOr<std::vector<SocketAddress>> answer) {
+  const int family = ipv6 ? kV6 : kV4;
+  RaceDispatch d;
+  std::optional<SocketAddress> first;
+  if (answer.ok()) {
+    absl::StatusOr<std::vector<SocketAddress>> usable =
+        UsableAddresses(request, *answer);
+    if (usable.ok() && !usable->empty()) first = usable->front();
+  }
+  {
+    MutexLock lock(&race.mu);
+    race.answers[family] = std::move(answer);
+    race.answered_at[family] = absl::Now();
+    const bool both =
+        race.answers[kV6].has_value() && race.answers[kV4].has_value();
+    if (!race.dispatched && (first.has_value() || both)) {
+      race.dispatched = true;
+      d.now = true;
+      d.first = std::move(first);
+    }
+  }
+  race.wake.Fire();
+  return d;
+}
+
+void RunRace(const ConnectEnv& env,
+             const std::shared_ptr<const ConnectRequest>& request,
+             const std::shared_ptr<Socket>& socket, ConnectState& state,
+             const std::shared_ptr<RaceShared>& race) {
+  Race coordinator(env, request, socket, state, race);
+  coordinator.Run();
 }
 
 }  // namespace internal

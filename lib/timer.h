@@ -1,7 +1,7 @@
 // lib/timer.h: one thread that runs callbacks at given times.
 //
 // The Connector uses it to publish whole-connect deadlines on time, even
-// while a worker is stuck in a resolver or a connect(), and to retire idle
+// while a resolver thread or a worker's connect() is stuck, and to retire idle
 // workers. The thread starts with the first Schedule().
 //
 // Callbacks must be short and must never run user code (on_complete): one

@@ -5,15 +5,29 @@
 //   while (s->connecting()) DoOtherWork();   // no event loop needed
 //   if (!s->error().ok()) ...
 //
-// Connect() returns at once. A worker thread resolves the host and tries its
-// addresses, blocking itself (never the caller) for each connect, or races
-// them per RFC 8305, Happy Eyeballs, when there are several; it publishes
-// each state for the Socket's lock-free queries.
+// Connect() returns at once. A resolver thread resolves the host; then a
+// worker thread tries its addresses, blocking itself (never the caller) for
+// each connect, or races them per RFC 8305, Happy Eyeballs, when there are
+// several; it publishes each state for the Socket's lock-free queries.
+//
+// Nothing stuck delays anything else (issue 14):
+//  - Name resolution runs on its own bounded set of threads
+//    (ConnectorOptions::max_resolvers), never on the caller's thread nor on
+//    a worker: a connect occupies a worker only once it has addresses to
+//    try. A hung resolver holds a resolver thread, nothing more.
+//  - Per destination (the first address and port to try, or the Unix
+//    path), at most max_pending_per_destination connects hold workers at
+//    once; more wait in that destination's own line, holding no thread, so
+//    connects to other destinations never queue behind them.
+//  - A deadline that passes while a connect still waits says what for:
+//    "connect <target>: timed out waiting for the resolver", "... timed out
+//    waiting for a worker (32 of 32 busy)", or "... (24 of 24 busy with
+//    this destination)". An attempt's timing (attempts()) starts when it
+//    has a worker.
 //
 // Workers are dedicated threads with small stacks, created on demand up to
 // ConnectorOptions::max_workers and retired after being idle for a while, so
-// thousands of blocked connects fit. Name resolution never runs on the
-// caller's thread.
+// thousands of blocked connects fit.
 //
 // Which error wins: when every address fails, error() reports the FIRST
 // attempt's errno (Go's rule), and its message names every address tried with
@@ -32,9 +46,23 @@
 // and while other threads are inside ConnectAndWait(): they are cancelled
 // (their sockets report kCancelled), blocked connects are interrupted, and
 // the destructor returns once every on_complete owed has run (a pool of
-// more than 64 workers finishes exiting afterwards). Sockets stay valid
-// after the Connector is gone. docs/index.md, "Callbacks and lifetimes",
-// says on which thread on_complete runs and what it may do.
+// more than 64 workers finishes exiting afterwards). It never waits for a
+// resolver thread. Sockets stay valid after the Connector is gone.
+// docs/index.md, "Callbacks and lifetimes", says on which thread
+// on_complete runs and what it may do.
+//
+// What still runs after ~Connector returns: resolver threads still inside
+// Resolver::Resolve() (getaddrinfo() cannot be interrupted; with
+// resolv.conf's defaults it may block 5 to 30 s). Each is detached and owns
+// only reference-counted state (its Socket, already published as
+// kCancelled, its request, the Resolver, and a weak reference to the
+// Connector's internals); when the resolver returns, it drops the answer
+// and exits on its own. It may run ~Socket (and so the socket's
+// completion-queue and on_complete captures' destructors) and the last
+// release of the options' Resolver. A process may exit (return from main(),
+// exit()) while such a thread is inside getaddrinfo(): that is safe, the
+// thread simply ends with the process; a custom Resolver must tolerate
+// being called then (and socket_ops must outlive those threads, see below).
 
 #ifndef TETHER_INCLUDE_TETHER_CONNECTOR_H_
 #define TETHER_INCLUDE_TETHER_CONNECTOR_H_
@@ -68,16 +96,31 @@ struct ConnectorOptions {
   // Bytes of stack per worker; small, so thousands of blocked connects fit.
   // Must be at least 64 KiB.
   size_t worker_stack_size = 256 * 1024;
-  // Connects waiting for a worker beyond this: Connect() returns a failed
-  // Socket (kResourceExhausted). A queued connect that is cancelled or
-  // times out frees its slot at once. Clamped to [1, 2^30].
+  // Connects waiting for a resolver or a worker (in the pool's queue or a
+  // destination's line) beyond this: Connect() returns a failed Socket
+  // (kResourceExhausted). A waiting connect that is cancelled or times out
+  // frees its slot at once. Clamped to [1, 2^30].
   size_t max_queued = 65536;
   // Null: Resolver::Default() (getaddrinfo).
   std::shared_ptr<Resolver> resolver;
+  // Name resolutions running at once, each on its own (detached) thread;
+  // more wait their turn, holding no thread. Happy Eyeballs resolves both
+  // families, two at once. Clamped to [1, 4096].
+  int max_resolvers = 64;
+  // Connects holding workers at once for one destination (the first
+  // address and port a connect tries, or its Unix path); more wait in that
+  // destination's own line, holding no thread, and connects to other
+  // destinations never queue behind them. Clamped to [1, S], where S, the
+  // share of the pool one destination may take, is max_workers -
+  // max_workers / 4 (at least 1): 24 of 32 workers, 768 of the default
+  // 1,024 (so the default 256 stands). With max_workers 1 a single
+  // destination can still take the only worker.
+  int max_pending_per_destination = 256;
   // How long an idle worker stays before it exits.
   absl::Duration worker_idle_timeout = absl::Seconds(2);
   // Testing seam for every socket system call; null: the real OS. Not part
-  // of the stable API. Must outlive the Connector and its Sockets.
+  // of the stable API. Must outlive the Connector, its Sockets and its
+  // resolver threads.
   internal::SocketOps* socket_ops = nullptr;
 };
 
@@ -154,8 +197,10 @@ struct ConnectorStats {
   uint64_t connected = 0;
   uint64_t failed = 0;  // completed with an error other than kCancelled
   uint64_t cancelled = 0;
-  uint64_t attempts = 0;  // addresses tried (connect() calls started)
-  uint64_t workers = 0;   // live worker threads
+  uint64_t attempts = 0;   // addresses tried (connect() calls started)
+  uint64_t workers = 0;    // live worker threads
+  uint64_t resolving = 0;  // in name resolution now (or waiting for it)
+  uint64_t queued = 0;     // resolved (or numeric) and waiting for a worker
 };
 
 class Connector {
@@ -165,15 +210,17 @@ class Connector {
   explicit Connector(ConnectorOptions options = {});
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
-  // Cancels what is still pending (queued connects included), makes every
-  // later Connect() complete at once with kCancelled ("connector is shutting
-  // down"), waits for every on_complete of its sockets (those of the
-  // cancelled ones included), and returns. Every pending socket reports
-  // kCancelled by then. Up to 64 workers are joined first (a worker inside
-  // Resolver::Resolve() is waited for: it cannot be interrupted); a larger
+  // Cancels what is still pending (queued, resolving and waiting connects
+  // included), makes every later Connect() complete at once with kCancelled
+  // ("connector is shutting down"), waits for every on_complete of its
+  // sockets (those of the cancelled ones included), and returns. Every
+  // pending socket reports kCancelled by then. It never waits for a
+  // resolver: resolutions not yet started are dropped, and a thread stuck
+  // inside Resolver::Resolve() is abandoned (see "What still runs after
+  // ~Connector returns" above). Up to 64 workers are joined first; a larger
   // pool's threads exit afterwards, nothing they use being freed before
   // (10,000 pending: ~Connector about 5 - 15 ms, threads gone within
-  // 0.3 - 0.8 s; docs/performance.md §6). Called from inside an
+  // 0.3 - 0.8 s; docs/performance.md section 6). Called from inside an
   // on_complete, it does not wait for that callback: its thread exits on
   // its own afterwards. Sockets stay valid.
   ~Connector();

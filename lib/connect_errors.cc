@@ -76,7 +76,8 @@ absl::Status ControlError(const absl::Status& status) {
 
 absl::Status AllAttemptsFailed(absl::string_view target,
                                const std::vector<FailedAttempt>& attempts) {
-  if (attempts.empty()) return ConnectError(target, ECONNREFUSED);  // unused
+  // Callers publish this only after an attempt; never index an empty list.
+  if (attempts.empty()) return ConnectError(target, ECONNREFUSED);
   const absl::Status& first = attempts.front().cause;
   std::string message = absl::StrCat("connect ", target, ": ");
   if (attempts.size() == 1 && attempts.front().address.ToString() == target) {

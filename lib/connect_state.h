@@ -33,7 +33,7 @@
 //   kNew --------------------------> kQueued ---------> kRunning
 //    |  \                           ^    \               ^
 //    |   `--(1') MarkResolving --> kResolving --(2)-------'
-//    |                              |    \
+//    |                              |    \ (3)
 //    `--(2) Claim --> kRunning      |     `--(3) failure published--> kOrphaned
 //                                   `--(5) Resolved --> kQueued --(3)--'
 //

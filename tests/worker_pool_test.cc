@@ -126,19 +126,25 @@ TEST(WorkerPoolTest, EveryTaskOfABurstIntoParkedWorkersRuns) {
   }
 }
 
+// Submits `n` tasks that block on `gate` and returns once all of them run,
+// each on a worker of its own.
+void OccupyWorkers(WorkerPool& pool, Gate& gate, int n) {
+  std::atomic<int> running{0};
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(Submit(pool, [&] {
+                  running.fetch_add(1);
+                  gate.Wait();
+                }).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return running.load() == n; }));
+}
+
 TEST(WorkerPoolTest, ShutdownLeavesNoThreadParkedOrBusy) {
   const int before = testing::IdleThreadCount();
   {
     WorkerPool pool(Opts(300));
     Gate gate;
-    std::atomic<int> running{0};
-    for (int i = 0; i < 300; ++i) {
-      ASSERT_TRUE(Submit(pool, [&] {
-                    running.fetch_add(1);
-                    gate.Wait();
-                  }).ok());
-    }
-    ASSERT_TRUE(WaitFor([&] { return running.load() == 300; }));
+    ASSERT_NO_FATAL_FAILURE(OccupyWorkers(pool, gate, 300));
     EXPECT_EQ(CountThreads(), before + 300 + 1);  // and the starter
     gate.Open();
     // Half of them parked, the rest may still be on their way.
@@ -327,14 +333,7 @@ TEST(WorkerPoolTest, StopReturnsAtOnceAndTheWorkersExitAfterwards) {
   {
     WorkerPool pool(Opts(100));
     Gate gate;
-    std::atomic<int> running{0};
-    for (int i = 0; i < 100; ++i) {
-      ASSERT_TRUE(Submit(pool, [&] {
-                    running.fetch_add(1);
-                    gate.Wait();
-                  }).ok());
-    }
-    ASSERT_TRUE(WaitFor([&] { return running.load() == 100; }));
+    ASSERT_NO_FATAL_FAILURE(OccupyWorkers(pool, gate, 100));
     std::atomic<int> abandoned{0};
     pool.Stop();  // every worker is busy: nothing to wait for here
     EXPECT_EQ(Submit(

@@ -13,6 +13,10 @@
 // Cancel()) or, for ~Connector, through the Registry's eventfd, which poll()
 // watches beside the socket.
 
+// Thread safety: RunAttempt() may run for several attempts of one socket at
+// once (a race), each on its own thread; they meet only in ConnectState,
+// which is thread-safe.
+
 #ifndef TETHER_LIB_ATTEMPT_H_
 #define TETHER_LIB_ATTEMPT_H_
 

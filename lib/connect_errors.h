@@ -13,6 +13,8 @@
 // Socket::error_code(), never into the text; a cause from the control hook
 // keeps that status's code.
 
+// Thread safety: pure functions, callable from any thread.
+
 #ifndef TETHER_LIB_CONNECT_ERRORS_H_
 #define TETHER_LIB_CONNECT_ERRORS_H_
 

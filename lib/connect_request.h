@@ -42,7 +42,8 @@ class SocketOps;
 class Timer;
 class WorkerPool;
 
-// One connect's arguments, as the steps use them. Immutable once made;
+// One connect's arguments, as the steps use them. Immutable once made (so
+// safe to read from any thread);
 // shared (std::shared_ptr<const ConnectRequest>) by the task and the
 // attempts of a race.
 struct ConnectRequest {

@@ -10,6 +10,11 @@
 // returns after the Connector is gone finds the job still valid. Its
 // phases are ConnectState's (connect_state.h): kResolving on the resolver
 // pool, kQueued in a line or the pool's queue, kRunning on a worker.
+//
+// Thread safety: one thread at a time works on a job (Connect()'s, then a
+// resolver's, then a worker's), handed on through the resolver pool, a
+// line or the worker pool, each of which orders the hand-off; a race's
+// per-family answers meet under RaceShared's mutex.
 
 #ifndef TETHER_LIB_CONNECT_TASK_H_
 #define TETHER_LIB_CONNECT_TASK_H_

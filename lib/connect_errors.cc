@@ -39,6 +39,10 @@ absl::Status CancelledError(absl::string_view target, absl::string_view why) {
   return ConnectError(target, ECANCELED, absl::StrCat("cancelled ", why));
 }
 
+absl::Status ShuttingDownError(absl::string_view target) {
+  return CancelledError(target, "(connector is shutting down)");
+}
+
 absl::Status DeadlineError(absl::string_view target) {
   return ConnectError(target, ETIMEDOUT, "timed out");
 }

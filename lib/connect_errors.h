@@ -43,6 +43,10 @@ absl::Status ConnectError(absl::string_view target, int err,
 // kCancelled (ECANCELED): "connect <target>: cancelled <why>".
 absl::Status CancelledError(absl::string_view target, absl::string_view why);
 
+// kCancelled (ECANCELED): "connect <target>: cancelled (connector is
+// shutting down)", for a connect started or handed on during ~Connector.
+absl::Status ShuttingDownError(absl::string_view target);
+
 // kDeadlineExceeded (ETIMEDOUT): "connect <target>: timed out".
 absl::Status DeadlineError(absl::string_view target);
 

@@ -14,14 +14,6 @@
 
 namespace tether {
 namespace internal {
-namespace {
-
-absl::Status ShuttingDown(absl::string_view target) {
-  return CancelledError(target, "(connector is shutting down)");
-}
-
-}  // namespace
-
 ConnectTask::ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
                          ConnectState& state,
                          std::shared_ptr<const ConnectRequest> request,
@@ -45,7 +37,7 @@ void ConnectTask::Start() {
       SubmitResolution(race_ ? std::optional<bool>(true) : std::nullopt);
   if (!s.ok()) {  // On this thread, like a full queue.
     Fail(s.code() == absl::StatusCode::kCancelled
-             ? ShuttingDown(request.target)
+             ? ShuttingDownError(request.target)
              : ResourceError(request.target, s.message()));
     return;
   }
@@ -127,7 +119,7 @@ void ConnectTask::Submit(bool on_caller) {
   absl::Status s = env_.pool->Submit(&task);
   if (s.ok()) return;
   DropWaiting(s.code() == absl::StatusCode::kCancelled
-                  ? ShuttingDown(request_->target)
+                  ? ShuttingDownError(request_->target)
                   : std::move(s),
               on_caller);
 }
@@ -162,7 +154,7 @@ void ConnectTask::LeaveLine() {
       if (s.ok()) return;
       next->holds_slot_ = false;  // freed by this loop instead
       next->DropWaiting(s.code() == absl::StatusCode::kCancelled
-                            ? ShuttingDown(next->request_->target)
+                            ? ShuttingDownError(next->request_->target)
                             : std::move(s));
       continue;
     }

@@ -85,10 +85,6 @@ bool NumericSkipsResolver(const ConnectorOptions& o) {
   return o.resolver == nullptr || o.resolver == Resolver::Default();
 }
 
-absl::Status ShuttingDown(const ConnectState& state) {
-  return CancelledError(state.target(), "(connector is shutting down)");
-}
-
 }  // namespace
 
 class ConnectorImpl {
@@ -302,7 +298,7 @@ ConnectorImpl::Begun ConnectorImpl::Begin(const Destination& destination,
   if (!request.ok()) {
     Fail(socket, request.status());
   } else if (closing_.load(std::memory_order_relaxed)) {
-    Fail(socket, ShuttingDown(*socket->state_));
+    Fail(socket, ShuttingDownError(socket->state_->target()));
   } else {
     return {std::move(socket),
             std::make_shared<const ConnectRequest>(*std::move(request))};
@@ -337,7 +333,7 @@ std::shared_ptr<ConnectTask> ConnectorImpl::NewTask(
   ConnectState& state = *socket->state_;
   // From here ~Connector cancels it (and Close() or the deadline may).
   if (!registry_.Add(&state)) {
-    Fail(socket, ShuttingDown(state));
+    Fail(socket, ShuttingDownError(state.target()));
     return nullptr;
   }
   const uint64_t timer_id = ScheduleDeadline(socket, *request);
@@ -347,7 +343,7 @@ std::shared_ptr<ConnectTask> ConnectorImpl::NewTask(
                                             std::move(request), timer_id);
   if (no_timer) {
     task->Fail(closing_.load(std::memory_order_relaxed)
-                   ? ShuttingDown(state)
+                   ? ShuttingDownError(state.target())
                    : absl::ResourceExhaustedError(
                          "cannot start the timer thread for the timeout"));
     return nullptr;

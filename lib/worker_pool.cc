@@ -195,6 +195,8 @@ WorkerPool::~WorkerPool() {
     delete shut_down_by_;
     FreeStacks();
   }
+  // Tasks a Submit() racing Shutdown() queued after its last look.
+  AbandonQueued();
 }
 
 bool WorkerPool::OnWorkerThread() const { return tls_pool_ == this; }
@@ -279,14 +281,19 @@ void WorkerPool::RequestStart() {
   // acq_rel: the starter reads the reservation after taking it. Only the
   // request that finds the starter idle (0 wanted) wakes it: a burst of
   // Connect()s costs one futex call, and none while the starter is busy.
-  const uint32_t before =
-      starts_wanted_.fetch_add(1, std::memory_order_acq_rel);
-  if ((before & kStopStarter) != 0) {
-    // Stopped: the starter has left; the queued task is abandoned.
-    live_.fetch_sub(1, std::memory_order_relaxed);
-  } else if (before == 0) {
-    FutexWake(&starts_wanted_);
-  }
+  // Never counted once stopped: the starter gives back every reservation
+  // it finds counted then, so this one would be given back twice.
+  uint32_t before = starts_wanted_.load(std::memory_order_relaxed);
+  do {
+    if ((before & kStopStarter) != 0) {
+      // Stopped: no start is made; the queued task is abandoned.
+      live_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+  } while (!starts_wanted_.compare_exchange_weak(before, before + 1,
+                                                 std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed));
+  if (before == 0) FutexWake(&starts_wanted_);
 }
 
 void WorkerPool::StarterLoop() {

@@ -349,6 +349,34 @@ TEST(WorkerPoolTest, StopReturnsAtOnceAndTheWorkersExitAfterwards) {
   EXPECT_EQ(CountThreads(), before);
 }
 
+// Submit() racing Stop(): every worker it reserved is given back exactly
+// once (the count once went to -1: both the submitter and the starter gave
+// back a start asked for after Stop()), and every task it queued runs or
+// is abandoned exactly once, at the latest by ~WorkerPool.
+TEST(WorkerPoolTest, SubmitRacingStopLeavesTheCountsExact) {
+  for (int round = 0; round < 200; ++round) {
+    std::atomic<int> accepted{0};
+    std::atomic<int> done{0};  // ran or abandoned
+    {
+      WorkerPool pool(Opts(64));
+      std::vector<std::thread> submitters;
+      for (int i = 0; i < 2; ++i) {
+        submitters.emplace_back([&] {
+          auto count = [&] { done.fetch_add(1); };
+          while (Submit(pool, count, count).ok()) accepted.fetch_add(1);
+        });
+      }
+      // Stop at a different point of the pool's growth each round.
+      ASSERT_TRUE(WaitFor([&] { return accepted.load() > round % 64; }));
+      pool.Stop();
+      for (std::thread& t : submitters) t.join();
+      pool.Shutdown();
+      ASSERT_EQ(pool.workers(), 0) << "round " << round;
+    }
+    ASSERT_EQ(done.load(), accepted.load()) << "round " << round;
+  }
+}
+
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || \
     defined(TETHER_TSAN)
 #define TETHER_SANITIZED 1

@@ -185,6 +185,9 @@ class ConnectorImpl {
   // Whether Reap() is scheduled; exchange so only one schedule is live.
   std::atomic<bool> reaper_scheduled_{false};
   int idle_at_last_reap_ = 0;  // only Reap() (the timer thread) uses it
+  // Set by Shutdown() (~Connector): the workers were told to exit but not
+  // joined. Read by the last owner, after ~Connector has let go.
+  bool workers_left_ = false;
 };
 
 void ConnectorImpl::Shutdown(const std::shared_ptr<ConnectorImpl>& self) {
@@ -204,10 +207,13 @@ void ConnectorImpl::Shutdown(const std::shared_ptr<ConnectorImpl>& self) {
   // so a thread of its own makes it.
   registry_.PublishCancelAll();  // Queued ones orphan.
   resolvers_.Shutdown();  // Never waits: stuck resolutions are abandoned.
+  workers_left_ = !join;
   if (join) {
     registry_.Wake();
     pool_.Shutdown();         // Joins every worker but this thread.
     core_->callbacks.Stop();  // Runs what was posted; joins (or detaches).
+    // What the CallbackThread could not take (ConnectorCore::Strand()).
+    core_->WaitForCallbacks();
     return;
   }
   pool_.Stop();
@@ -241,7 +247,8 @@ void ConnectorImpl::Shutdown(const std::shared_ptr<ConnectorImpl>& self) {
   } else {
     registry_.Wake();
   }
-  // Callbacks of cancelled sockets run on their woken workers.
+  // Callbacks of cancelled sockets run on their woken workers; those the
+  // CallbackThread could not take, here.
   core_->WaitForCallbacks();
 }
 
@@ -254,7 +261,7 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
         // Workers still exiting (~Connector did not wait for them): joined
         // on a thread of their own, so the last owner does not wait either.
         const bool on_worker = impl->pool_.OnWorkerThread();
-        if (!on_worker && impl->pool_.workers() == 0) {
+        if (!on_worker && !impl->workers_left_) {
           delete impl;
           return;
         }

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <iterator>
 #include <utility>
+#include <vector>
 
 #include "lib/completion_queue_access.h"
 #include "lib/fd_stream.h"
@@ -70,13 +72,40 @@ void ConnectorCore::CallbackDone() {
   }
 }
 
+void ConnectorCore::Strand(ConnectState* state,
+                           std::shared_ptr<Socket> socket) {
+  std::vector<Stranded> ran;  // destroyed unlocked: ~Socket takes locks
+  MutexLock lock(&callbacks_mu);
+  // Those their task has run meanwhile are dropped: the list stays as long
+  // as the callbacks still owed, however long threads fail to start.
+  auto owed = std::partition(
+      stranded_.begin(), stranded_.end(),
+      [](const Stranded& s) { return !s.state->callback_claimed(); });
+  std::move(owed, stranded_.end(), std::back_inserter(ran));
+  stranded_.erase(owed, stranded_.end());
+  stranded_.push_back(Stranded{state, std::move(socket)});
+  callbacks_cv.SignalAll();
+}
+
 void ConnectorCore::WaitForCallbacks() {
   // Inside one of our callbacks (on the CallbackThread, others may be
-  // queued behind it): wait for none, as CallbackThread::Stop() does.
-  if (tls_callback_core == this) return;
-  callbacks_waited.store(true, std::memory_order_seq_cst);
+  // queued behind it): wait for none, as CallbackThread::Stop() does, but
+  // run the stranded ones, which nothing else would.
+  const bool inside = tls_callback_core == this;
+  if (!inside) callbacks_waited.store(true, std::memory_order_seq_cst);
+  std::vector<Stranded> stranded;
   MutexLock lock(&callbacks_mu);
-  while (callbacks_owed.load(std::memory_order_seq_cst) > 0) {
+  for (;;) {
+    stranded.swap(stranded_);
+    if (!stranded.empty()) {
+      // Unlocked: a callback completes (CallbackDone()), and may cancel.
+      callbacks_mu.Unlock();
+      for (Stranded& s : stranded) s.state->RunCallbackOnce();
+      stranded.clear();  // the Sockets may go here: unlocked too
+      callbacks_mu.Lock();
+      continue;
+    }
+    if (inside || callbacks_owed.load(std::memory_order_seq_cst) <= 0) return;
     callbacks_cv.WaitUntil(absl::Now() + absl::Milliseconds(100));
   }
 }
@@ -198,9 +227,9 @@ void ConnectState::HandOverCallback() {
     if (phase != kQueued && phase != kResolving) return;  // claimed
   }
   LeftWaiting(phase);
-  // If the post fails, the task runs it when it gets a worker (Claim()
-  // fails, then RunCallbackOnce()), or when the pool abandons it.
-  (void)core_->callbacks.Post(this, std::move(keep));
+  // If the post fails, the task runs it when it resumes (Claim() fails,
+  // then RunCallbackOnce()), or ~Connector does (WaitForCallbacks()).
+  if (!core_->callbacks.Post(this, keep)) core_->Strand(this, std::move(keep));
 }
 
 bool ConnectState::PostCallback() {

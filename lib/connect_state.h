@@ -117,9 +117,22 @@ struct ConnectorCore {
   Mutex callbacks_mu;
   CondVar callbacks_cv{&callbacks_mu};
   void CallbackDone();
-  // Until every owed callback has returned; at once when called from
-  // inside one of them (a callback destroying its Connector).
+  // Keeps a callback the CallbackThread could not take (its thread could
+  // not start, or it has stopped): the connect's task runs it when it
+  // resumes, or WaitForCallbacks() does, whichever comes first. Never runs
+  // it here: the canceller may hold a lock (the Registry's).
+  void Strand(ConnectState* state, std::shared_ptr<Socket> socket);
+  // Until every owed callback has returned, running the stranded ones on
+  // this thread; at once when called from inside one of them (a callback
+  // destroying its Connector).
   void WaitForCallbacks();
+
+ private:
+  struct Stranded {
+    ConnectState* state;
+    std::shared_ptr<Socket> socket;  // keeps `state` alive
+  };
+  std::vector<Stranded> stranded_ ABSL_GUARDED_BY(callbacks_mu);
 };
 
 // What Socket::Wait() and WaitAny() sleep on.
@@ -186,6 +199,10 @@ class ConnectState {
 
   Socket& socket() const { return *socket_; }
   bool done() const { return !socket_->connecting(); }
+  // Whether RunCallbackOnce() has been entered (acquire: with its claim).
+  bool callback_claimed() const {
+    return callback_claimed_.load(std::memory_order_acquire);
+  }
   const std::string& target() const { return target_; }
 
   // Transition (1): the socket's task is about to be queued; its

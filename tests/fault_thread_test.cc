@@ -171,6 +171,60 @@ TEST_F(ThreadFaultTest, StartThreadEagainForTheTimerStillHonoursTheTimeout) {
   EXPECT_EQ(resolver->calls(), 0);
 }
 
+// The deadline fires while the lookup hangs, and the CallbackThread, which
+// runs such a socket's on_complete, cannot start. The callback is then
+// kept: run by the connect's task when the lookup returns, or by
+// ~Connector, which must not wait for the lookup (the fuzzer once saw
+// on_complete never run: ~Connector returned and the task found the
+// Connector gone).
+class StrandedCallbackTest : public ThreadFaultTest {
+ protected:
+  // Only the timer and resolver threads start (the CallbackThread and
+  // workers get EAGAIN); the lookup of "slow.test" hangs until Release().
+  std::shared_ptr<Socket> ConnectPastItsDeadline() {
+    constexpr size_t kTimerStack = 128 * 1024;     // lib/connector.cc
+    constexpr size_t kResolverStack = 512 * 1024;  // lib/connector.cc
+    ops_.SetBefore(Call::kStartThread, [](const CallInfo& c) {
+      return c.stack_size == kTimerStack || c.stack_size == kResolverStack
+                 ? Action::Pass()
+                 : Action::Fail(EAGAIN);
+    });
+    resolver_->Hold(Family::kAny);
+    Connector& connector = NewConnector(resolver_, KeepWorkers());
+    ConnectOptions o = testing::Serial();
+    o.timeout = absl::Milliseconds(20);
+    o.on_complete = [calls = calls_](Socket&) { (*calls)++; };
+    std::shared_ptr<Socket> s = connector.Connect("slow.test", 1, std::move(o));
+    EXPECT_TRUE(s->Wait(kLong));
+    EXPECT_EQ(s->error().code(), absl::StatusCode::kDeadlineExceeded)
+        << s->error();
+    EXPECT_TRUE(WaitFor([&] { return resolver_->calls() == 1; }));
+    return s;
+  }
+
+  std::shared_ptr<FakeResolver> resolver_ = std::make_shared<FakeResolver>();
+  std::shared_ptr<std::atomic<int>> calls_ =
+      std::make_shared<std::atomic<int>>(0);
+};
+
+TEST_F(StrandedCallbackTest, TheTaskRunsItWhenTheLookupReturns) {
+  std::shared_ptr<Socket> s = ConnectPastItsDeadline();
+  EXPECT_EQ(calls_->load(), 0);  // no thread to run it yet
+  resolver_->Release();
+  EXPECT_TRUE(WaitFor([&] { return calls_->load() == 1; }));
+  connector_.reset();
+  EXPECT_EQ(calls_->load(), 1);
+}
+
+TEST_F(StrandedCallbackTest, ConnectorDestructorRunsItWithoutWaitingForTheLookup) {
+  std::shared_ptr<Socket> s = ConnectPastItsDeadline();
+  connector_.reset();  // the lookup still hangs
+  EXPECT_EQ(calls_->load(), 1);
+  resolver_->Release();
+  EXPECT_TRUE(WaitFor([&] { return resolver_->calls() == 1; }));
+  EXPECT_EQ(calls_->load(), 1);
+}
+
 TEST_F(ThreadFaultTest, FullQueueGivesResourceExhausted) {
   HangingListener hanging;
   ConnectorOptions options = KeepWorkers();

@@ -48,9 +48,8 @@ absl::Status DeadlineError(absl::string_view target) {
 }
 
 absl::Status ResourceError(absl::string_view target, absl::string_view cause) {
-  return WithErrno(absl::ResourceExhaustedError(
-                       absl::StrCat("connect ", target, ": ", cause)),
-                   EAGAIN);
+  return absl::ResourceExhaustedError(
+      absl::StrCat("connect ", target, ": ", cause));
 }
 
 absl::Status ResolverDeadlineError(absl::string_view target) {

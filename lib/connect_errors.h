@@ -50,8 +50,8 @@ absl::Status ShuttingDownError(absl::string_view target);
 // kDeadlineExceeded (ETIMEDOUT): "connect <target>: timed out".
 absl::Status DeadlineError(absl::string_view target);
 
-// kResourceExhausted (EAGAIN): "connect <target>: <cause>", e.g. no
-// resolver thread could start.
+// kResourceExhausted, with no errno (rule 2 maps EAGAIN to kUnavailable):
+// "connect <target>: <cause>", e.g. no resolver thread could start.
 absl::Status ResourceError(absl::string_view target, absl::string_view cause);
 
 // The same for a deadline that passed while the connect was still waiting

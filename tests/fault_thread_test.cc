@@ -79,9 +79,45 @@ TEST_F(ThreadFaultTest, StartThreadEagainOnTheFirstWorker) {
       << s->error();
   EXPECT_NE(s->error().message().find("thread"), absl::string_view::npos)
       << s->error();
+  EXPECT_EQ(s->error_code(), 0);  // no errno: rule 2 would say kUnavailable
   EXPECT_EQ(connector.stats().workers, 0u);
   EXPECT_EQ(connector.stats().failed, 1u);
   EXPECT_EQ(ops_.sockets_opened(), 0);
+}
+
+TEST_F(ThreadFaultTest, StartThreadEagainForAResolverThreadFailsThatConnect) {
+  // A lookup runs on a resolver thread of its own (issue 14); when none
+  // can start, that connect fails at once and the next one is served.
+  constexpr size_t kResolverStack = 512 * 1024;  // lib/connector.cc
+  Listener listener;
+  auto fail_next = std::make_shared<std::atomic<bool>>(true);
+  ops_.SetBefore(Call::kStartThread, [fail_next](const CallInfo& c) {
+    return c.stack_size == kResolverStack && fail_next->exchange(false)
+               ? Action::Fail(EAGAIN)
+               : Action::Pass();
+  });
+  auto resolver = std::make_shared<FakeResolver>(
+      std::vector<SocketAddress>{listener.address()});
+  Connector& connector = NewConnector(resolver, KeepWorkers());
+  std::atomic<int> callbacks{0};
+  ConnectOptions o = testing::Serial();
+  o.on_complete = [&](Socket&) { callbacks++; };
+  std::shared_ptr<Socket> s = connector.Connect("db.test", 1, std::move(o));
+  ASSERT_TRUE(s->Wait(kLong));
+  EXPECT_EQ(s->error().code(), absl::StatusCode::kResourceExhausted)
+      << s->error();
+  EXPECT_EQ(s->error().message(),
+            "connect \"db.test\": cannot start a resolver thread");
+  EXPECT_EQ(s->error_code(), 0);
+  EXPECT_TRUE(WaitFor([&] { return callbacks.load() == 1; }));
+  EXPECT_EQ(resolver->calls(), 0);
+
+  absl::StatusOr<std::shared_ptr<Socket>> next =
+      connector.ConnectAndWait("db.test", 1, testing::Serial());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*(*next)->peername(), listener.address());
+  EXPECT_TRUE((*next)->Close().ok());
+  EXPECT_EQ(callbacks.load(), 1);
 }
 
 TEST_F(ThreadFaultTest, StartThreadEagainPoolKeepsServingWithItsWorkers) {

@@ -127,6 +127,16 @@ int DoneEventProc(Tcl_Event* event, int flags) {
   return 1;  // Tcl frees the event
 }
 
+int KeepEvent(Tcl_Event*, ClientData) { return 0; }
+
+// Makes this thread's Tcl event queue ready for NotifyDone(), which runs on
+// another thread. Tcl makes a thread's queue mutex on its first use, and
+// Tcl_ThreadQueueEvent() from another thread reads it without a lock
+// (Tcl_MutexLock()'s double-checked creation): ThreadSanitizer saw a worker
+// lock a mutex this thread made after the connect began. Making it here,
+// before the connect starts or the channel moves here, orders it first.
+void PrepareEventQueue() { Tcl_DeleteEvents(KeepEvent, nullptr); }
+
 // on_complete, on a tether thread: tells the channel's thread, if the
 // channel is still open there. Never touches Tcl's interpreter.
 void NotifyDone(const std::shared_ptr<Link>& link) {
@@ -227,6 +237,7 @@ void ThreadActionProc(ClientData data, int action) {
     return;
   }
   OpenChannels()[st->link->id] = st;
+  PrepareEventQueue();
   std::lock_guard<std::mutex> lock(st->link->mu);
   st->link->thread = Tcl_GetCurrentThread();
 }
@@ -403,6 +414,7 @@ Tcl_Channel OpenClientChannel(Tcl_Interp* interp,
         interp, Tcl_NewStringObj("couldn't open socket: Tcl is exiting", -1));
     return nullptr;
   }
+  PrepareEventQueue();
   auto link =
       std::make_shared<Link>(g_next_id.fetch_add(1, std::memory_order_relaxed));
   std::shared_ptr<tether::Socket> socket =

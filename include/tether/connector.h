@@ -119,8 +119,10 @@ struct ConnectorOptions {
   // How long an idle worker stays before it exits.
   absl::Duration worker_idle_timeout = absl::Seconds(2);
   // Testing seam for every socket system call; null: the real OS. Not part
-  // of the stable API. Must outlive the Connector, its Sockets and its
-  // resolver threads.
+  // of the stable API. Must outlive the Connector, its Sockets and every
+  // thread it started: a resolver thread still in a lookup, or the thread
+  // that finishes a Connector destroyed inside on_complete, may be its last
+  // owner and close its eventfd through this after ~Connector returned.
   internal::SocketOps* socket_ops = nullptr;
 };
 

@@ -252,7 +252,8 @@ TEST_F(StrandedCallbackTest, TheTaskRunsItWhenTheLookupReturns) {
   EXPECT_EQ(calls_->load(), 1);
 }
 
-TEST_F(StrandedCallbackTest, ConnectorDestructorRunsItWithoutWaitingForTheLookup) {
+TEST_F(StrandedCallbackTest,
+       ConnectorDestructorRunsItWithoutWaitingForTheLookup) {
   std::shared_ptr<Socket> s = ConnectPastItsDeadline();
   connector_.reset();  // the lookup still hangs
   EXPECT_EQ(calls_->load(), 1);

@@ -393,9 +393,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Resolver threads may outlive ~Connector, but not a scripted delay: each
   // input ends with none (and LeakSanitizer, which checks right after an
   // input, then sees no state held only by a thread still on its way out).
-  if (!tether::testing::WaitFor(
-          [&] { return tether::testing::CountThreads() <= threads; },
-          absl::Seconds(10))) {
+  if (!tether::testing::WaitForThreads(threads)) {
     Violated(absl::StrCat(tether::testing::CountThreads() - threads,
                           " threads left 10 s after ~Connector"),
              *s);

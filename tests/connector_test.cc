@@ -407,9 +407,7 @@ TEST(ConnectorTest, NoDescriptorOrThreadLeftAfterAThousandConnects) {
     EXPECT_EQ(stats.attempts, 1000u);
   }
   EXPECT_EQ(testing::CountOpenFds(), fds);
-  // A joined thread may stay in /proc/self/task a moment longer (the
-  // kernel wakes pthread_join() before it removes the task).
-  EXPECT_TRUE(WaitFor([&] { return testing::CountThreads() == threads; }))
+  EXPECT_TRUE(testing::WaitForThreads(threads))
       << testing::CountThreads() << " threads, " << threads << " before";
 }
 

@@ -28,6 +28,10 @@ int CountDir(const char* path) {
 int CountOpenFds() { return CountDir("/proc/self/fd"); }
 int CountThreads() { return CountDir("/proc/self/task"); }
 
+bool WaitForThreads(int n, absl::Duration timeout) {
+  return WaitFor([n] { return CountThreads() <= n; }, timeout);
+}
+
 bool ThreadIsSleeping(pid_t tid) {
   std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
   FILE* f = fopen(path.c_str(), "r");

@@ -22,6 +22,11 @@ namespace testing {
 int CountOpenFds();
 int CountThreads();
 
+// Waits until the process has at most `n` threads; false on timeout. A
+// joined thread leaves /proc/self/task a moment after pthread_join()
+// returns, and a detached one (a resolver thread) when it has finished.
+bool WaitForThreads(int n, absl::Duration timeout = absl::Seconds(10));
+
 // Whether thread `tid` of this process is asleep (state S in its stat): a
 // test thread that has nothing else to block on is then inside a blocking
 // call.

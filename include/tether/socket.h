@@ -187,8 +187,12 @@ namespace internal {
 struct ConnectResult {
   absl::Status status;                    // OK when connected
   int error_code = 0;                     // errno of the failure, 0 if none
-  std::optional<SocketAddress> sockname;  // set only when connected
-  std::optional<SocketAddress> peername;  // set only when connected
+  // Empty (AF_UNSPEC) unless connected. Not std::optional: a query then
+  // reads the family it copies anyway instead of an engaged flag stored
+  // after the 116-byte address, on another cache line. 16-byte aligned, so
+  // an IP address's copy is two aligned 16-byte loads.
+  alignas(16) SocketAddress sockname;
+  alignas(16) SocketAddress peername;
   std::unique_ptr<FdStream> stream;       // the connected descriptor's I/O
   ~ConnectResult();
 };
@@ -215,12 +219,14 @@ inline int Socket::error_code() const {
 
 inline std::optional<SocketAddress> Socket::sockname() const {
   const internal::ConnectResult* r = Load();
-  return r == nullptr ? std::nullopt : r->sockname;
+  if (r == nullptr || r->sockname.family() == AF_UNSPEC) return std::nullopt;
+  return r->sockname;
 }
 
 inline std::optional<SocketAddress> Socket::peername() const {
   const internal::ConnectResult* r = Load();
-  return r == nullptr ? std::nullopt : r->peername;
+  if (r == nullptr || r->peername.family() == AF_UNSPEC) return std::nullopt;
+  return r->peername;
 }
 
 }  // namespace tether

@@ -523,7 +523,10 @@ Task* WorkerPool::Pop(Worker* self) {
       if (spinner) spinning_.fetch_sub(1, std::memory_order_seq_cst);
       return nullptr;
     }
-    if (!spinner && TryPop(&task)) return task;
+    if (!spinner && TryPop(&task)) {
+      WakeForQueued();  // passes the wake-ups on: see WakeForQueued()
+      return task;
+    }
   }
 }
 
@@ -550,7 +553,12 @@ bool WorkerPool::Spin(Task** task) {
 }
 
 void WorkerPool::WakeForQueued() {
-  for (size_t n = Queued(); n > 0 && WakeOne(/*to_spin=*/false); --n) {
+  size_t n = std::min<size_t>(Queued(), 2);
+  if (n > 0 && spinning_.load(std::memory_order_seq_cst) == 0) {
+    if (!WakeOne(/*to_spin=*/true)) return;  // nobody is parked
+    --n;
+  }
+  for (; n > 0 && WakeOne(/*to_spin=*/false); --n) {
   }
 }
 

@@ -10,7 +10,8 @@
 // wake-up). An idle worker polls it for a short
 // while (one worker at a time), then parks on its own futex word in a LIFO
 // stack; Submit() wakes a parked worker (one futex call, no lock held) only
-// when no worker is polling.
+// when no worker is polling. A worker that takes a task while more are
+// queued wakes at most two more (WakeForQueued()), which pass it on.
 //
 // Threads run on stacks the pool allocates itself, in chunks (guard pages
 // as guard regions where the kernel has them), and Shutdown() joins every
@@ -163,8 +164,14 @@ class WorkerPool {
   // Wakes the most recently parked worker, if any: to take one task, or
   // (`to_spin`) counted as the spinner at once. False when none is parked.
   bool WakeOne(bool to_spin);
-  // A spinner that took a task: wakes a parked worker for each task still
-  // queued (they found it spinning, so nobody was woken for them).
+  // A worker that took a task while more are queued (the spinner's found
+  // it spinning, so nobody was woken for them): wakes at most two parked
+  // workers, the first to spin when nobody spins; each of them that takes
+  // a task does the same. A burst of n tasks thus wakes its workers in
+  // about log2(n) rounds (BM_PoolBurst), and each wake-up is decided when
+  // the queue is looked at again: a worker finishing a connect takes a
+  // queued task itself, and nobody is woken for it (at K=64 waking one
+  // per queued task cost about one context switch per connect).
   void WakeForQueued();
   void JoinExited();
   // Abandons (and deletes) every queued task.

@@ -101,28 +101,32 @@ TEST(WorkerPoolTest, RunsEveryTaskOnItsOwnWorkerWhileOthersBlock) {
 
 TEST(WorkerPoolTest, EveryTaskOfABurstIntoParkedWorkersRuns) {
   // A burst wakes one worker as the spinner and only queues the rest; the
-  // spinner (or a worker that stopped spinning just then) must wake a
-  // parked worker for each of them, or they wait for the next Submit().
-  // Each task blocks, so each needs its own worker; no new thread starts.
-  constexpr int kBurst = 8;
-  WorkerPool pool(Opts(kBurst));
-  for (int round = 0; round < 200; ++round) {
-    Gate gate;
-    std::atomic<int> running{0}, done{0};
-    for (int i = 0; i < kBurst; ++i) {
-      ASSERT_TRUE(Submit(pool, [&] {
-                    running.fetch_add(1);
-                    gate.Wait();
-                    done.fetch_add(1);
-                  }).ok());
+  // spinner (or a worker that stopped spinning just then) wakes at most two
+  // parked workers, and each that takes a task wakes two more: if that
+  // chain stopped early, tasks would wait for the next Submit(). Each task
+  // blocks, so each needs its own worker; no new thread starts after the
+  // first round. 64: six generations of the chain.
+  for (const int burst : {8, 64}) {
+    WorkerPool pool(Opts(burst));
+    for (int round = 0; round < 2000 / burst; ++round) {
+      Gate gate;
+      std::atomic<int> running{0}, done{0};
+      for (int i = 0; i < burst; ++i) {
+        ASSERT_TRUE(Submit(pool, [&] {
+                      running.fetch_add(1);
+                      gate.Wait();
+                      done.fetch_add(1);
+                    }).ok());
+      }
+      ASSERT_TRUE(WaitFor([&] { return running.load() == burst; }))
+          << "burst " << burst << ", round " << round << ": " << running.load()
+          << " running";
+      gate.Open();
+      ASSERT_TRUE(WaitFor([&] { return done.load() == burst; }));
+      ASSERT_TRUE(WaitFor([&] { return pool.idle() == burst; }));
+      if (round % 2 == 1) absl::SleepFor(absl::Microseconds(200));  // parked
     }
-    ASSERT_TRUE(WaitFor([&] { return running.load() == kBurst; }))
-        << "round " << round << ": " << running.load() << " of " << kBurst
-        << " running";
-    gate.Open();
-    ASSERT_TRUE(WaitFor([&] { return done.load() == kBurst; }));
-    ASSERT_TRUE(WaitFor([&] { return pool.idle() == kBurst; }));
-    if (round % 2 == 1) absl::SleepFor(absl::Microseconds(200));  // parked
+    EXPECT_EQ(pool.workers(), burst);
   }
 }
 

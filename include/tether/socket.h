@@ -185,15 +185,15 @@ namespace internal {
 // The final state of a connect, built by one thread, then published once
 // through Socket::result_ and never modified afterwards.
 struct ConnectResult {
-  absl::Status status;                    // OK when connected
-  int error_code = 0;                     // errno of the failure, 0 if none
+  absl::Status status;  // OK when connected
+  int error_code = 0;   // errno of the failure, 0 if none
   // Empty (AF_UNSPEC) unless connected. Not std::optional: a query then
   // reads the family it copies anyway instead of an engaged flag stored
   // after the 116-byte address, on another cache line. 16-byte aligned, so
   // an IP address's copy is two aligned 16-byte loads.
   alignas(16) SocketAddress sockname;
   alignas(16) SocketAddress peername;
-  std::unique_ptr<FdStream> stream;       // the connected descriptor's I/O
+  std::unique_ptr<FdStream> stream;  // the connected descriptor's I/O
   ~ConnectResult();
 };
 

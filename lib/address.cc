@@ -121,8 +121,11 @@ absl::StatusOr<SocketAddress> SocketAddress::FromSockaddr(const sockaddr* addr,
 std::string SocketAddress::ip() const {
   char buf[INET6_ADDRSTRLEN] = "";
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &storage_.v4.sin_addr, buf, sizeof(buf));
-    return buf;
+    // Not inet_ntop(), which formats through sprintf (about 5x slower): the
+    // name of every connect to a numeric IPv4 host is made here.
+    const auto* b =
+        reinterpret_cast<const unsigned char*>(&storage_.v4.sin_addr);
+    return absl::StrCat(b[0], ".", b[1], ".", b[2], ".", b[3]);
   }
   if (family() != AF_INET6) return "";
   inet_ntop(AF_INET6, &storage_.v6.sin6_addr, buf, sizeof(buf));

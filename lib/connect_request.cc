@@ -123,10 +123,11 @@ absl::Status CheckFamilies(const ConnectRequest& r) {
 
 }  // namespace
 
-absl::StatusOr<ConnectRequest> MakeRequest(const Destination& destination,
-                                           ConnectOptions options,
-                                           bool numeric_skips_resolver) {
-  ConnectRequest r;
+absl::StatusOr<std::shared_ptr<const ConnectRequest>> MakeRequest(
+    const Destination& destination, ConnectOptions&& options,
+    bool numeric_skips_resolver) {
+  auto request = std::make_shared<ConnectRequest>();
+  ConnectRequest& r = *request;
   if (destination.address != nullptr) {
     if (destination.address->family() == AF_UNSPEC) {
       return Invalid("address is empty (AF_UNSPEC)");
@@ -166,11 +167,13 @@ absl::StatusOr<ConnectRequest> MakeRequest(const Destination& destination,
     }
     r.local = *local;
   }
-  r.deadline = std::min(options.deadline, absl::Now() + options.timeout);
+  r.deadline = options.timeout == absl::InfiniteDuration()
+                   ? options.deadline
+                   : std::min(options.deadline, absl::Now() + options.timeout);
   r.options = std::move(options);
   s = CheckFamilies(r);
   if (!s.ok()) return s;
-  return r;
+  return request;
 }
 
 bool PublishIfPastDeadline(const ConnectRequest& request, ConnectState& state) {

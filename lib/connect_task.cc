@@ -103,10 +103,10 @@ void ConnectTask::OnRaceAnswer(
 void ConnectTask::Dispatch(const std::optional<SocketAddress>& destination,
                            bool on_caller) {
   if (destination.has_value()) {
-    line_key_ = destination->ToString();
+    line_ = *destination;
     state_.SetInLine(true);
     // Waits in line: the connect that frees a slot submits it (LeaveLine()).
-    if (!env_.lines->Enter(line_key_, shared_from_this())) return;
+    if (!env_.lines->Enter(line_, shared_from_this())) return;
     state_.SetInLine(false);
     holds_slot_ = true;
   }
@@ -143,7 +143,7 @@ void ConnectTask::LeaveLine() {
   // A loop, not recursion: when the pool stops, every job of a long line
   // is dropped here in turn.
   for (;;) {
-    std::shared_ptr<ConnectTask> next = env_.lines->Leave(line_key_);
+    std::shared_ptr<ConnectTask> next = env_.lines->Leave(line_);
     if (next == nullptr) return;
     next->state_.SetInLine(false);
     if (!next->state_.done()) {

@@ -98,7 +98,7 @@ class ConnectTask final : public std::enable_shared_from_this<ConnectTask> {
   std::vector<SocketAddress> addresses_;
   absl::Status resolve_error_;
   std::shared_ptr<RaceShared> race_;  // a raced connect's
-  std::string line_key_;              // the destination whose slot it holds
+  SocketAddress line_;                // the destination whose slot it holds
   bool holds_slot_ = false;
   bool pooled_ = false;  // handed to the pool (not run inline)
 };

@@ -128,12 +128,12 @@ class ConnectorImpl {
 
   // Starts a connect on a worker.
   std::shared_ptr<Socket> Connect(const Destination& destination,
-                                  ConnectOptions options);
+                                  ConnectOptions&& options);
   // ConnectAndWait(): when the address is known without resolving, connects
   // on the calling thread, which blocks anyway (a hand-off would only add
   // latency); otherwise like Connect().
   std::shared_ptr<Socket> ConnectHere(const Destination& destination,
-                                      ConnectOptions options);
+                                      ConnectOptions&& options);
   ConnectorStats stats() const;
 
  private:
@@ -143,7 +143,7 @@ class ConnectorImpl {
     std::shared_ptr<Socket> socket;
     std::shared_ptr<const ConnectRequest> request;
   };
-  Begun Begin(const Destination& destination, ConnectOptions options);
+  Begun Begin(const Destination& destination, ConnectOptions&& options);
   // Completes `socket` (not registered) with `status` and runs its
   // on_complete on this thread, unless a canceller took it over.
   void Fail(const std::shared_ptr<Socket>& socket, absl::Status status);
@@ -290,25 +290,24 @@ std::shared_ptr<ConnectorImpl> ConnectorImpl::Create(ConnectorOptions options) {
 }
 
 ConnectorImpl::Begun ConnectorImpl::Begin(const Destination& destination,
-                                          ConnectOptions options) {
+                                          ConnectOptions&& options) {
   core_->counters.submitted.fetch_add(1, std::memory_order_relaxed);
   absl::AnyInvocable<void(Socket&)> on_complete =
       std::move(options.on_complete);
   std::shared_ptr<CompletionQueue> queue = std::move(options.completion_queue);
-  absl::StatusOr<ConnectRequest> request =
+  absl::StatusOr<std::shared_ptr<const ConnectRequest>> request =
       MakeRequest(destination, std::move(options), numeric_skips_resolver_);
   auto socket = std::make_shared<Socket>(SocketKey{});
   socket->state_ = std::make_unique<ConnectState>(
       socket, options_.socket_ops, core_,
-      request.ok() ? request->target : std::string(), std::move(on_complete),
+      request.ok() ? (*request)->target : std::string(), std::move(on_complete),
       std::move(queue));
   if (!request.ok()) {
     Fail(socket, request.status());
   } else if (closing_.load(std::memory_order_relaxed)) {
     Fail(socket, ShuttingDownError(socket->state_->target()));
   } else {
-    return {std::move(socket),
-            std::make_shared<const ConnectRequest>(*std::move(request))};
+    return {std::move(socket), *std::move(request)};
   }
   return {std::move(socket), nullptr};
 }
@@ -379,14 +378,14 @@ void ConnectorImpl::Queue(const std::shared_ptr<Socket>& socket,
 }
 
 std::shared_ptr<Socket> ConnectorImpl::Connect(const Destination& destination,
-                                               ConnectOptions options) {
+                                               ConnectOptions&& options) {
   Begun begun = Begin(destination, std::move(options));
   if (begun.request != nullptr) Queue(begun.socket, std::move(begun.request));
   return std::move(begun.socket);
 }
 
 std::shared_ptr<Socket> ConnectorImpl::ConnectHere(
-    const Destination& destination, ConnectOptions options) {
+    const Destination& destination, ConnectOptions&& options) {
   Begun begun = Begin(destination, std::move(options));
   if (begun.request == nullptr) return std::move(begun.socket);
   if (!begun.request->address.has_value()) {  // A resolver may block.

@@ -18,13 +18,14 @@
 #ifndef TETHER_LIB_DESTINATION_LINES_H_
 #define TETHER_LIB_DESTINATION_LINES_H_
 
-#include <deque>
+#include <cstddef>
+#include <list>
 #include <memory>
-#include <string>
 #include <unordered_map>
 
 #include "absl/base/thread_annotations.h"
 #include "lib/mutex.h"
+#include "tether/address.h"
 
 namespace tether {
 namespace internal {
@@ -38,26 +39,35 @@ class DestinationLines {
   DestinationLines(const DestinationLines&) = delete;
   DestinationLines& operator=(const DestinationLines&) = delete;
 
-  // Takes a slot of `key` for `task`: true when it got one; false when the
-  // task now waits in `key`'s line (a later Leave() hands it the slot).
-  [[nodiscard]] bool Enter(const std::string& key,
+  // Takes a slot of `destination` for `task`: true when it got one; false
+  // when the task now waits in its line (a later Leave() hands it the
+  // slot). Destinations are told apart by SocketAddress::operator==.
+  [[nodiscard]] bool Enter(const SocketAddress& destination,
                            const std::shared_ptr<ConnectTask>& task);
-  // Frees a slot of `key`, or hands it to the first task waiting in its
-  // line, which is returned (null when none waits).
-  [[nodiscard]] std::shared_ptr<ConnectTask> Leave(const std::string& key);
+  // Frees a slot of `destination`, or hands it to the first task waiting in
+  // its line, which is returned (null when none waits).
+  [[nodiscard]] std::shared_ptr<ConnectTask> Leave(
+      const SocketAddress& destination);
 
   int cap() const { return cap_; }
 
  private:
   struct Line {
     int holding = 0;  // slots taken
-    std::deque<std::shared_ptr<ConnectTask>> waiting;
+    // A list, not a deque: an empty list allocates nothing, and a line is
+    // made for the first connect to each destination (and erased after the
+    // last); waiting is rare.
+    std::list<std::shared_ptr<ConnectTask>> waiting;
+  };
+  // Hashes what operator== compares, without formatting the address.
+  struct Hash {
+    size_t operator()(const SocketAddress& a) const;
   };
 
   const int cap_;
   Mutex mu_;
   // Only destinations with a slot taken; erased when the last one frees.
-  std::unordered_map<std::string, Line> lines_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<SocketAddress, Line, Hash> lines_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

@@ -20,6 +20,28 @@ TEST(SocketAddressTest, ParsesIPv4) {
   EXPECT_EQ(a->size(), sizeof(sockaddr_in));
 }
 
+TEST(SocketAddressTest, IPv4NamesMatchInetNtop) {
+  // ip() formats IPv4 itself (not through inet_ntop()); it must agree with
+  // inet_ntop() on every byte value, in every position.
+  for (int v = 0; v < 256; ++v) {
+    for (int pos = 0; pos < 4; ++pos) {
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = htons(65535);
+      auto* b = reinterpret_cast<unsigned char*>(&sin.sin_addr);
+      for (int i = 0; i < 4; ++i)
+        b[i] = static_cast<unsigned char>(i == pos ? v : 255 - v);
+      char want[INET_ADDRSTRLEN];
+      ASSERT_NE(inet_ntop(AF_INET, &sin.sin_addr, want, sizeof(want)), nullptr);
+      absl::StatusOr<SocketAddress> a = SocketAddress::FromSockaddr(
+          reinterpret_cast<const sockaddr*>(&sin), sizeof(sin));
+      ASSERT_TRUE(a.ok()) << a.status();
+      EXPECT_EQ(a->ip(), want);
+      EXPECT_EQ(a->ToString(), std::string(want) + ":65535");
+    }
+  }
+}
+
 TEST(SocketAddressTest, ParsesIPv6) {
   absl::StatusOr<SocketAddress> a = SocketAddress::Parse("::1", 443);
   ASSERT_TRUE(a.ok()) << a.status();

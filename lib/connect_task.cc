@@ -14,6 +14,18 @@
 
 namespace tether {
 namespace internal {
+namespace {
+
+// A pool's refusal (of a lookup or of a job) as the connect's failure:
+// kCancelled means the Connector is shutting down; anything else is
+// kResourceExhausted with the pool's reason.
+absl::Status Refused(const ConnectRequest& request, const absl::Status& s) {
+  return s.code() == absl::StatusCode::kCancelled
+             ? ShuttingDownError(request.target)
+             : ResourceError(request.target, s.message());
+}
+
+}  // namespace
 ConnectTask::ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
                          ConnectState& state,
                          std::shared_ptr<const ConnectRequest> request,
@@ -36,9 +48,7 @@ void ConnectTask::Start() {
   absl::Status s =
       SubmitResolution(race_ ? std::optional<bool>(true) : std::nullopt);
   if (!s.ok()) {  // On this thread, like a full queue.
-    Fail(s.code() == absl::StatusCode::kCancelled
-             ? ShuttingDownError(request.target)
-             : ResourceError(request.target, s.message()));
+    Fail(Refused(request, s));
     return;
   }
   if (race_ != nullptr) {
@@ -118,10 +128,7 @@ void ConnectTask::Submit(bool on_caller) {
   std::unique_ptr<Task> task = std::make_unique<JobTask>(shared_from_this());
   absl::Status s = env_.pool->Submit(&task);
   if (s.ok()) return;
-  DropWaiting(s.code() == absl::StatusCode::kCancelled
-                  ? ShuttingDownError(request_->target)
-                  : std::move(s),
-              on_caller);
+  DropWaiting(Refused(*request_, s), on_caller);
 }
 
 void ConnectTask::DropWaiting(absl::Status status, bool on_caller) {
@@ -153,9 +160,7 @@ void ConnectTask::LeaveLine() {
       absl::Status s = env_.pool->Submit(&task);
       if (s.ok()) return;
       next->holds_slot_ = false;  // freed by this loop instead
-      next->DropWaiting(s.code() == absl::StatusCode::kCancelled
-                            ? ShuttingDownError(next->request_->target)
-                            : std::move(s));
+      next->DropWaiting(Refused(*next->request_, s));
       continue;
     }
     // Cancelled while it waited: its canceller posted on_complete.

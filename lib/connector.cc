@@ -350,8 +350,9 @@ std::shared_ptr<ConnectTask> ConnectorImpl::NewTask(
   if (no_timer) {
     task->Fail(closing_.load(std::memory_order_relaxed)
                    ? ShuttingDownError(state.target())
-                   : absl::ResourceExhaustedError(
-                         "cannot start the timer thread for the timeout"));
+                   : ResourceError(state.target(),
+                                   "cannot start the timer thread for the "
+                                   "timeout"));
     return nullptr;
   }
   return task;
@@ -360,9 +361,10 @@ std::shared_ptr<ConnectTask> ConnectorImpl::NewTask(
 void ConnectorImpl::Queue(const std::shared_ptr<Socket>& socket,
                           std::shared_ptr<const ConnectRequest> request) {
   if (!ReserveSlot()) {
-    Fail(socket, absl::ResourceExhaustedError(
-                     absl::StrCat("too many queued connects (max_queued ",
-                                  options_.max_queued, ")")));
+    Fail(socket, ResourceError(socket->state_->target(),
+                               absl::StrCat("too many queued connects "
+                                            "(max_queued ",
+                                            options_.max_queued, ")")));
     return;
   }
   // Before it is registered: a canceller reads the phase.

@@ -39,6 +39,9 @@ constexpr absl::Duration kLong = absl::Seconds(20);
 
 // Workers get this stack size, so a filter can tell them from the timer.
 constexpr size_t kWorkerStack = 320 * 1024;
+// The stack sizes lib/connector.cc gives its timer and resolver threads.
+constexpr size_t kTimerStack = 128 * 1024;
+constexpr size_t kResolverStack = 512 * 1024;
 
 class ThreadFaultTest : public testing::FaultTest {
  protected:
@@ -88,7 +91,6 @@ TEST_F(ThreadFaultTest, StartThreadEagainOnTheFirstWorker) {
 TEST_F(ThreadFaultTest, StartThreadEagainForAResolverThreadFailsThatConnect) {
   // A lookup runs on a resolver thread of its own (issue 14); when none
   // can start, that connect fails at once and the next one is served.
-  constexpr size_t kResolverStack = 512 * 1024;  // lib/connector.cc
   Listener listener;
   auto fail_next = std::make_shared<std::atomic<bool>>(true);
   ops_.SetBefore(Call::kStartThread, [fail_next](const CallInfo& c) {
@@ -218,8 +220,6 @@ class StrandedCallbackTest : public ThreadFaultTest {
   // Only the timer and resolver threads start (the CallbackThread and
   // workers get EAGAIN); the lookup of "slow.test" hangs until Release().
   std::shared_ptr<Socket> ConnectPastItsDeadline() {
-    constexpr size_t kTimerStack = 128 * 1024;     // lib/connector.cc
-    constexpr size_t kResolverStack = 512 * 1024;  // lib/connector.cc
     ops_.SetBefore(Call::kStartThread, [](const CallInfo& c) {
       return c.stack_size == kTimerStack || c.stack_size == kResolverStack
                  ? Action::Pass()

@@ -26,6 +26,7 @@ absl::Status Refused(const ConnectRequest& request, const absl::Status& s) {
 }
 
 }  // namespace
+
 ConnectTask::ConnectTask(const ConnectEnv& env, std::shared_ptr<Socket> socket,
                          ConnectState& state,
                          std::shared_ptr<const ConnectRequest> request,

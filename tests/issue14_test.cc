@@ -12,6 +12,9 @@
 // the message) is asserted exactly. FaultTest counts descriptors and
 // threads back to their start values after each test.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -22,8 +25,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "lib/destination_lines.h"
 #include "tests/testing/fault_test.h"
 #include "tests/testing/loopback.h"
+#include "tether/address.h"
 #include "tether/connector.h"
 
 namespace tether {
@@ -253,6 +258,59 @@ TEST_F(Issue14Test, TimeoutWaitingInLineSaysSo) {
   EXPECT_EQ(connector.stats().queued, 0u);
   connector_.reset();
   EXPECT_EQ(first->error().code(), absl::StatusCode::kCancelled);
+}
+
+// DestinationLines tells destinations apart by SocketAddress::operator==
+// (its hash reads the raw address, not a formatted name). With one slot per
+// destination, Enter() succeeds exactly when no equal address holds it.
+TEST(DestinationLinesTest, OneLinePerDestinationAsOperatorEqualsSeesIt) {
+  internal::DestinationLines lines(/*cap=*/1);
+  auto ip = [](const char* text, uint16_t port) {
+    absl::StatusOr<SocketAddress> a = SocketAddress::Parse(text, port);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return *a;
+  };
+  auto unix_path = [](const char* path) {
+    absl::StatusOr<SocketAddress> a = SocketAddress::Unix(path);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return *a;
+  };
+  sockaddr_in6 flow{};
+  flow.sin6_family = AF_INET6;
+  flow.sin6_port = htons(80);
+  flow.sin6_addr.s6_addr[15] = 1;  // ::1
+  flow.sin6_flowinfo = htonl(12345);
+  absl::StatusOr<SocketAddress> with_flow = SocketAddress::FromSockaddr(
+      reinterpret_cast<const sockaddr*>(&flow), sizeof(flow));
+  ASSERT_TRUE(with_flow.ok()) << with_flow.status();
+
+  const std::vector<SocketAddress> distinct = {
+      ip("127.0.0.1", 80),
+      ip("127.0.0.1", 81),
+      ip("127.0.0.2", 80),
+      ip("::1", 80),
+      ip("fe80::1%lo", 80),
+      ip("fe80::1", 80),
+      ip("::ffff:127.0.0.1", 80),
+      unix_path("/tmp/a"),
+      unix_path("@a"),
+      unix_path("/tmp/b"),
+  };
+  for (const SocketAddress& a : distinct) {
+    EXPECT_TRUE(lines.Enter(a, nullptr)) << a.ToString();
+  }
+  // An equal address (made again, or with another IPv6 flow label) waits.
+  EXPECT_FALSE(lines.Enter(ip("127.0.0.1", 80), nullptr));
+  EXPECT_FALSE(lines.Enter(*with_flow, nullptr));
+  EXPECT_FALSE(lines.Enter(unix_path("@a"), nullptr));
+  // Leave() hands 127.0.0.1:80's slot to the one waiting (it stays taken,
+  // so a new Enter() waits); once nobody waits, Leave() frees it, the line
+  // is gone, and the next Enter() gets the slot.
+  EXPECT_EQ(lines.Leave(ip("127.0.0.1", 80)), nullptr);
+  EXPECT_FALSE(lines.Enter(ip("127.0.0.1", 80), nullptr));
+  EXPECT_EQ(lines.Leave(ip("127.0.0.1", 80)), nullptr);
+  EXPECT_EQ(lines.Leave(ip("127.0.0.1", 80)), nullptr);
+  EXPECT_TRUE(lines.Enter(ip("127.0.0.1", 80), nullptr));
 }
 
 }  // namespace

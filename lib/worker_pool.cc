@@ -1,9 +1,12 @@
 #include "lib/worker_pool.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <link.h>
 #include <linux/futex.h>
+#include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -42,6 +45,11 @@ constexpr size_t kMaxOwnStack = size_t{64} << 20;
 // madvise(MADV_GUARD_INSTALL), Linux 6.13+ (not in older headers).
 constexpr int kMadvGuardInstall = 102;
 
+// The starter keeps the descriptor table this many times the live workers
+// ahead, checked each time the pool doubles from kFdTableFirstCheck.
+constexpr int kFdTableAhead = 4;
+constexpr int kFdTableFirstCheck = 256;
+
 // Worker::wake.
 constexpr uint32_t kAsleep = 0;
 constexpr uint32_t kWoken = 1;        // take one task, or park again
@@ -50,6 +58,43 @@ constexpr uint32_t kWokenToSpin = 2;  // counted in spinning_: poll the queue
 size_t PageSize() {
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   return page;
+}
+
+// Pins the calling thread to one CPU of `allowed` other than `avoid`: the
+// one it runs on if it can. Returns that CPU, or -1 (left unpinned).
+int PinAwayFrom(int avoid, const cpu_set_t& allowed) {
+  int cpu = sched_getcpu();
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return -1;
+  for (int i = 0;
+       i < CPU_SETSIZE && (cpu == avoid || !CPU_ISSET(cpu, &allowed)); ++i) {
+    cpu = (cpu + 1) % CPU_SETSIZE;
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return sched_setaffinity(0, sizeof one, &one) == 0 ? cpu : -1;
+}
+
+// Makes room for descriptor `fd` in this process's table now. The kernel
+// grows the table when a new descriptor does not fit, and in a process with
+// threads each growth waits for an RCU grace period (milliseconds) while
+// every other thread opening a descriptor blocks: at 10,000 pending
+// connects, hundreds of workers in socket() woke together and kept
+// Connect()'s caller off its CPU for up to 9 ms. Grown here, by the
+// starter, no new worker has reached socket() meanwhile. A no-op when the
+// table is large enough, or `fd` is past RLIMIT_NOFILE.
+void GrowFdTable(int fd) {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+      static_cast<rlim_t>(fd) >= limit.rlim_cur) {
+    return;
+  }
+  const int any = eventfd(0, EFD_CLOEXEC);
+  if (any < 0) return;
+  // The lowest free descriptor >= fd: never one in use.
+  const int high = fcntl(any, F_DUPFD_CLOEXEC, fd);
+  if (high >= 0) close(high);
+  close(any);
 }
 
 // Whether madvise(MADV_GUARD_INSTALL) works here (Linux 6.13+).
@@ -172,7 +217,9 @@ struct WorkerPool::Worker {
   // kWokenToSpin and wake it.
   std::atomic<uint32_t> wake{kAsleep};
   Worker* next_exited = nullptr;  // in exited_
+  Worker* next_parked = nullptr;  // in parked_, under park_mu_
   bool counted_starting = false;  // made by the starter, in starting_
+  bool born_pinned = false;       // made by the starter while pinned
 };
 
 WorkerPool::WorkerPool(const Options& options)
@@ -200,6 +247,17 @@ WorkerPool::~WorkerPool() {
 }
 
 bool WorkerPool::OnWorkerThread() const { return tls_pool_ == this; }
+
+void WorkerPool::RestoreAffinity() const {
+  if (sched_setaffinity(0, sizeof affinity_, &affinity_) != 0) {
+    // The mask no longer fits (the cpuset changed): every CPU the kernel
+    // allows, rather than staying on one.
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &all);
+    sched_setaffinity(0, sizeof all, &all);
+  }
+}
 
 absl::Status WorkerPool::Submit(std::unique_ptr<Task>* task,
                                 bool only_if_idle) {
@@ -293,11 +351,20 @@ void WorkerPool::RequestStart() {
   } while (!starts_wanted_.compare_exchange_weak(before, before + 1,
                                                  std::memory_order_acq_rel,
                                                  std::memory_order_relaxed));
+  // The starter's threads are born elsewhere (StarterLoop()). sched_getcpu()
+  // reads the rseq area: no system call.
+  submitter_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
   if (before == 0) FutexWake(&starts_wanted_);
 }
 
 void WorkerPool::StarterLoop() {
   tls_pool_ = this;  // OnWorkerThread(): StartFailed() may run a callback
+  // Before the first worker: the workers it makes read affinity_.
+  const bool can_pin =
+      sched_getaffinity(0, sizeof affinity_, &affinity_) == 0 &&
+      CPU_COUNT(&affinity_) > 1;
+  int pinned_to = -1;  // the CPU, while pinned
+  int fd_table_checked_at = kFdTableFirstCheck / 2;
   for (;;) {
     uint32_t wanted = starts_wanted_.load(std::memory_order_acquire);
     if ((wanted & kStopStarter) != 0) {
@@ -307,8 +374,25 @@ void WorkerPool::StarterLoop() {
       return;
     }
     if (wanted == 0) {
+      if (pinned_to >= 0) {
+        RestoreAffinity();
+        pinned_to = -1;
+      }
       FutexWait(&starts_wanted_, 0);
       continue;
+    }
+    // A burst of starts runs on one CPU, not the last submitter's: a new
+    // thread inherits its creator's affinity, so it is born there (and
+    // widens its own at once, in WorkerLoop()). Left to the scheduler, new
+    // threads landed on the submitter's CPU ahead of it (EEVDF: a new
+    // thread's first deadline is half a slice away), and a burst of them
+    // kept Connect()'s caller off its CPU for milliseconds
+    // (docs/performance.md §6.9).
+    if (can_pin) {
+      const int avoid = submitter_cpu_.load(std::memory_order_relaxed);
+      if (pinned_to < 0 || pinned_to == avoid) {
+        pinned_to = PinAwayFrom(avoid, affinity_);
+      }
     }
     JoinExited();
     // Still needed? A busy worker that went idle since the request may
@@ -322,8 +406,14 @@ void WorkerPool::StarterLoop() {
       live_.fetch_sub(1, std::memory_order_relaxed);
     } else {
       starting_.fetch_add(1, std::memory_order_acq_rel);
+      const int live = live_.load(std::memory_order_relaxed);
+      if (live >= 2 * fd_table_checked_at) {
+        fd_table_checked_at = live;
+        GrowFdTable(kFdTableAhead * live);
+      }
       absl::Status error;
-      if (!StartWorker(&error, /*counted_starting=*/true)) {
+      if (!StartWorker(&error, /*counted_starting=*/true,
+                       /*born_pinned=*/pinned_to >= 0)) {
         starting_.fetch_sub(1, std::memory_order_acq_rel);
         if (!stopping_.load(std::memory_order_relaxed)) StartFailed(error);
       }
@@ -410,7 +500,8 @@ size_t WorkerPool::Queued() const {
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-bool WorkerPool::StartWorker(absl::Status* error, bool counted_starting) {
+bool WorkerPool::StartWorker(absl::Status* error, bool counted_starting,
+                             bool born_pinned) {
   JoinExited();
   // Under mu_, with the stopping_ check: Stop() sets stopping_ under mu_,
   // and Shutdown() takes its snapshot of all_ under mu_ after that, so
@@ -418,6 +509,7 @@ bool WorkerPool::StartWorker(absl::Status* error, bool counted_starting) {
   MutexLock lock(&mu_);
   auto* w = new Worker;
   w->counted_starting = counted_starting;
+  w->born_pinned = born_pinned;
   absl::StatusOr<pthread_t> t;
   if (stopping_.load(std::memory_order_relaxed)) {
     t = absl::CancelledError("connector is shutting down");
@@ -454,6 +546,7 @@ void WorkerPool::WorkerLoop(Worker* self) {
   // Before the first idle count: the starter may then briefly count this
   // worker in neither (and start one too many), never in both.
   if (self->counted_starting) starting_.fetch_sub(1, std::memory_order_acq_rel);
+  if (self->born_pinned) RestoreAffinity();  // see StarterLoop()
   for (;;) {
     balance_.fetch_add(1, std::memory_order_acq_rel);  // idle: one item is mine
     Task* task = Pop(self);
@@ -501,10 +594,17 @@ Task* WorkerPool::Pop(Worker* self) {
     {
       MutexLock lock(&park_mu_);
       if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+      // Counted parked before the re-check (seq_cst, a Dekker hand-shake
+      // with WakeOne()'s unlocked look): either a Push() sees the count and
+      // takes park_mu_ to wake someone, or this re-check sees its task.
+      self->wake.store(kAsleep, std::memory_order_relaxed);
+      self->next_parked = parked_;
+      parked_ = self;
+      parked_count_.fetch_add(1, std::memory_order_seq_cst);
       took = TryPop(&task);
-      if (!took) {
-        self->wake.store(kAsleep, std::memory_order_relaxed);
-        parked_.push_back(self);
+      if (took) {  // still first: nobody could unpark it meanwhile
+        parked_ = self->next_parked;
+        parked_count_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
     if (took) {
@@ -571,12 +671,17 @@ void WorkerPool::Push(Task* /*task*/) {
 }
 
 bool WorkerPool::WakeOne(bool to_spin) {
+  // No lock while nobody is parked (the pool busy, or growing): a caller's
+  // Connect() then never waits for a worker preempted inside park_mu_.
+  // seq_cst: see Pop(); the callers fenced after queueing.
+  if (parked_count_.load(std::memory_order_seq_cst) == 0) return false;
   Worker* w;
   {
     MutexLock lock(&park_mu_);
-    if (parked_.empty()) return false;
-    w = parked_.back();  // LIFO: the most recently active worker is warmest.
-    parked_.pop_back();
+    if (parked_ == nullptr) return false;
+    w = parked_;  // LIFO: the most recently active worker is warmest.
+    parked_ = w->next_parked;
+    parked_count_.fetch_sub(1, std::memory_order_relaxed);
     if (to_spin) spinning_.fetch_add(1, std::memory_order_seq_cst);
   }
   // Outside the lock: the woken worker takes no lock of ours on its way out
@@ -654,12 +759,16 @@ void WorkerPool::Stop() {
   // Every worker stops after its current task: the poller sees stopping_
   // in its loop, a parked worker is woken here, a busy one sees stopping_
   // when it parks (under park_mu_, after this critical section) or here.
-  std::vector<Worker*> parked;
+  Worker* parked;
   {
     MutexLock lock(&park_mu_);
-    parked.swap(parked_);
+    parked = parked_;
+    parked_ = nullptr;
+    parked_count_.store(0, std::memory_order_relaxed);
   }
-  for (Worker* w : parked) {
+  while (parked != nullptr) {
+    Worker* w = parked;
+    parked = w->next_parked;  // before the store: w may then exit
     w->wake.store(kWoken, std::memory_order_release);
     FutexWake(&w->wake);
   }

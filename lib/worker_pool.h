@@ -39,6 +39,7 @@
 #define TETHER_LIB_WORKER_POOL_H_
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstddef>
@@ -140,7 +141,10 @@ class WorkerPool {
 
   // Creates the thread of a worker already counted in live_; false (and
   // live_ decremented) when it cannot, with `*error` set.
-  bool StartWorker(absl::Status* error, bool counted_starting = false);
+  bool StartWorker(absl::Status* error, bool counted_starting = false,
+                   bool born_pinned = false);
+  // Sets the calling thread's affinity back to affinity_.
+  void RestoreAffinity() const;
   // Reserves one more worker in live_ if the caps allow; kResourceExhausted
   // names the cap that refused, `*reserved` false when max_workers is
   // reached (the task then waits for a busy worker).
@@ -216,6 +220,12 @@ class WorkerPool {
   // 0: not started yet, 1: running, 2: could not start (Submit() then
   // starts workers itself).
   std::atomic<int> starter_state_{0};
+  // The starter's CPU affinity when it started (that of the thread that
+  // started it), which the workers it makes while pinned restore; written
+  // by the starter before it makes one.
+  cpu_set_t affinity_{};
+  // The CPU of the latest RequestStart(), which the starter avoids.
+  std::atomic<int> submitter_cpu_{-1};
   // Workers the starter made that have not yet counted themselves idle.
   std::atomic<int> starting_{0};
   // Idle workers polling the queue; at most one spins, the rest block, so
@@ -226,7 +236,12 @@ class WorkerPool {
   std::atomic<Worker*> exited_{nullptr};
 
   Mutex park_mu_;
-  std::vector<Worker*> parked_ ABSL_GUARDED_BY(park_mu_);  // idle, asleep
+  // Idle, asleep workers: a stack linked through Worker::next_parked, so
+  // parking never allocates (a holder of park_mu_ never blocks in malloc).
+  Worker* parked_ ABSL_GUARDED_BY(park_mu_) = nullptr;
+  // The length of parked_, written under park_mu_, read without it by
+  // WakeOne().
+  std::atomic<int> parked_count_{0};
 
   Mutex mu_;
   bool joined_ ABSL_GUARDED_BY(mu_) = false;  // Shutdown() joined everyone

@@ -9,8 +9,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -260,6 +263,80 @@ TEST(WorkerPoolTest, SubmitNeverStartsAWorkerOnTheCallersThread) {
   EXPECT_EQ(on_caller.load(), 1);  // the starter only
   gate.Open();
   pool.Shutdown();
+}
+
+// The starter pins itself to one CPU while it makes a burst of workers, so
+// they are born there (lib/worker_pool.cc, StarterLoop()); each must then
+// run with the affinity the pool started with, and the starter get it back
+// once idle. A worker left pinned would crowd one CPU for its whole life.
+TEST(WorkerPoolTest, WorkersBornDuringABurstRunOnEveryCpuOfTheProcess) {
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  if (CPU_COUNT(&mine) < 2) GTEST_SKIP() << "one CPU: nothing is pinned";
+  WorkerPool pool(Opts(64));
+  Gate gate;
+  std::mutex mu;
+  std::vector<cpu_set_t> seen;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(Submit(pool, [&] {
+                  cpu_set_t s;
+                  sched_getaffinity(0, sizeof s, &s);
+                  {
+                    std::lock_guard<std::mutex> lock(mu);
+                    seen.push_back(s);
+                  }
+                  gate.Wait();
+                }).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.size() == 40;
+  }));
+  for (const cpu_set_t& s : seen) EXPECT_TRUE(CPU_EQUAL(&s, &mine));
+  // Every thread of the process, the starter too, once it is idle.
+  EXPECT_TRUE(WaitFor([&] {
+    for (pid_t tid : testing::ThreadIds()) {
+      cpu_set_t s;
+      if (sched_getaffinity(tid, sizeof s, &s) == 0 && !CPU_EQUAL(&s, &mine)) {
+        return false;
+      }
+    }
+    return true;
+  }));
+  gate.Open();
+  pool.Shutdown();
+}
+
+// The kernel grows a process's descriptor table when a descriptor does not
+// fit, and with threads each growth stalls every thread opening one; the
+// starter grows it ahead of the workers (4x the pool, checked as it
+// doubles from 256), without opening anything that stays open.
+TEST(WorkerPoolTest, AGrowingPoolGrowsTheDescriptorTableAhead) {
+  rlimit lim;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  const rlimit old = lim;
+  if (lim.rlim_max < 2048) GTEST_SKIP() << "RLIMIT_NOFILE hard limit < 2048";
+  lim.rlim_cur = std::max<rlim_t>(lim.rlim_cur, 2048);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  const int fds = testing::CountOpenFds();
+  {
+    WorkerPool pool(Opts(300));
+    Gate gate;
+    std::atomic<int> running{0};
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_TRUE(Submit(pool, [&] {
+                    running.fetch_add(1);
+                    gate.Wait();
+                  }).ok());
+    }
+    ASSERT_TRUE(WaitFor([&] { return running.load() == 300; }));
+    // At 256 workers: room for descriptor 1024, so the table holds 2048.
+    EXPECT_GE(testing::StatusField("FDSize"), 2048);
+    EXPECT_EQ(testing::CountOpenFds(), fds);
+    gate.Open();
+  }
+  EXPECT_EQ(testing::CountOpenFds(), fds);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
 class FailTask : public Task {

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <stdio.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -27,6 +28,33 @@ int CountDir(const char* path) {
 
 int CountOpenFds() { return CountDir("/proc/self/fd"); }
 int CountThreads() { return CountDir("/proc/self/task"); }
+
+std::vector<pid_t> ThreadIds() {
+  std::vector<pid_t> ids;
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return ids;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') ids.push_back(std::atoi(e->d_name));
+  }
+  closedir(d);
+  return ids;
+}
+
+long StatusField(const char* name) {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  const size_t len = strlen(name);
+  long value = -1;
+  char line[256];
+  while (fgets(line, sizeof line, f) != nullptr) {
+    if (strncmp(line, name, len) == 0 && line[len] == ':') {
+      value = std::strtol(line + len + 1, nullptr, 10);
+      break;
+    }
+  }
+  fclose(f);
+  return value;
+}
 
 bool WaitForThreads(int n, absl::Duration timeout) {
   return WaitFor([n] { return CountThreads() <= n; }, timeout);

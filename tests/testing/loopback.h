@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "testing/servers.h"  // IWYU pragma: export
@@ -21,6 +22,12 @@ namespace testing {
 // Open descriptors (/proc/self/fd) and threads (/proc/self/task) now.
 int CountOpenFds();
 int CountThreads();
+
+// The ids of this process's threads now (/proc/self/task).
+std::vector<pid_t> ThreadIds();
+
+// A numeric field of /proc/self/status (e.g. "FDSize"); -1 if absent.
+long StatusField(const char* name);
 
 // Waits until the process has at most `n` threads; false on timeout. A
 // joined thread leaves /proc/self/task a moment after pthread_join()

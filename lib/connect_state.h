@@ -312,11 +312,11 @@ class ConnectState {
   enum Phase : int { kNew, kQueued, kRunning, kResolving, kOrphaned };
 
   friend class Registry;
-  // This state's index in the Registry's list, kNotRegistered when not in
-  // it. Guarded by the Registry's mutex (not expressible as an annotation:
-  // another class's member).
-  static constexpr size_t kNotRegistered = ~size_t{0};
-  size_t registry_index_ = kNotRegistered;
+  // This state's links in the Registry's list, guarded by the Registry's
+  // mutex; `registered_` is whether it is in the list.
+  ConnectState* registry_prev_ = nullptr;
+  ConnectState* registry_next_ = nullptr;
+  bool registered_ = false;
 
   Socket* const socket_;                     // owns this
   const std::weak_ptr<Socket> weak_socket_;  // for posting the callback

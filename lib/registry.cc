@@ -21,22 +21,23 @@ Registry::~Registry() {
 bool Registry::Add(ConnectState* state) {
   MutexLock lock(&mu_);
   if (closed_) return false;
-  state->registry_index_ = states_.size();
-  states_.push_back(state);
+  state->registry_prev_ = tail_;
+  state->registry_next_ = nullptr;
+  (tail_ != nullptr ? tail_->registry_next_ : head_) = state;
+  tail_ = state;
+  state->registered_ = true;
   return true;
 }
 
 void Registry::Remove(ConnectState* state) {
   MutexLock lock(&mu_);
   // After CancelAll() the list is never used again.
-  if (closed_ || state->registry_index_ == ConnectState::kNotRegistered) {
-    return;
-  }
-  ConnectState* last = states_.back();
-  states_[state->registry_index_] = last;
-  last->registry_index_ = state->registry_index_;
-  states_.pop_back();
-  state->registry_index_ = ConnectState::kNotRegistered;
+  if (closed_ || !state->registered_) return;
+  ConnectState* prev = state->registry_prev_;
+  ConnectState* next = state->registry_next_;
+  (prev != nullptr ? prev->registry_next_ : head_) = next;
+  (next != nullptr ? next->registry_prev_ : tail_) = prev;
+  state->registered_ = false;
 }
 
 void Registry::CancelAll() {
@@ -48,7 +49,7 @@ void Registry::PublishCancelAll() {
   MutexLock lock(&mu_);
   closed_ = true;
   // Under mu_: a registered state's Socket is alive until Remove().
-  for (ConnectState* s : states_) {
+  for (ConnectState* s = head_; s != nullptr; s = s->registry_next_) {
     absl::Status status = CancelledError(s->target(), "by ~Connector");
     if (cancel_fd_ >= 0) {
       s->PublishFailure(std::move(status));  // The write below wakes them.

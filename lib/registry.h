@@ -14,8 +14,6 @@
 #ifndef TETHER_LIB_REGISTRY_H_
 #define TETHER_LIB_REGISTRY_H_
 
-#include <vector>
-
 #include "absl/base/thread_annotations.h"
 #include "lib/connect_state.h"
 #include "lib/mutex.h"
@@ -34,7 +32,7 @@ class Registry {
 
   // Adds `state`; returns false (adding nothing) once CancelAll() has run.
   bool Add(ConnectState* state);
-  // O(1): each state remembers its index.
+  // O(1).
   void Remove(ConnectState* state);
   // Cancels every registered socket, and every later Add() fails:
   // PublishCancelAll(), then Wake().
@@ -54,7 +52,12 @@ class Registry {
   SocketOps* const ops_;
   const int cancel_fd_;
   Mutex mu_;
-  std::vector<ConnectState*> states_ ABSL_GUARDED_BY(mu_);
+  // The registered states, oldest first: a list linked through the states
+  // themselves, so Add() never allocates (a growing vector's reallocation,
+  // an mmap() at 8,192 pending, cost a Connect() up to a millisecond while
+  // the pool grew; docs/performance.md §6.9).
+  ConnectState* head_ ABSL_GUARDED_BY(mu_) = nullptr;
+  ConnectState* tail_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 

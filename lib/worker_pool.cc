@@ -50,6 +50,10 @@ constexpr int kMadvGuardInstall = 102;
 constexpr int kFdTableAhead = 4;
 constexpr int kFdTableFirstCheck = 256;
 
+// The starter stays pinned (StarterLoop()) until this many starts in a row
+// found no new request.
+constexpr int kQuietStartsToUnpin = 32;
+
 // Worker::wake.
 constexpr uint32_t kAsleep = 0;
 constexpr uint32_t kWoken = 1;        // take one task, or park again
@@ -364,6 +368,10 @@ void WorkerPool::StarterLoop() {
       sched_getaffinity(0, sizeof affinity_, &affinity_) == 0 &&
       CPU_COUNT(&affinity_) > 1;
   int pinned_to = -1;  // the CPU, while pinned
+  // starts_wanted_ as the last decrement left it, and how many starts in a
+  // row found no request made since (the submitters have stopped).
+  uint32_t left = 0;
+  int quiet = 0;
   int fd_table_checked_at = kFdTableFirstCheck / 2;
   for (;;) {
     uint32_t wanted = starts_wanted_.load(std::memory_order_acquire);
@@ -381,18 +389,23 @@ void WorkerPool::StarterLoop() {
       FutexWait(&starts_wanted_, 0);
       continue;
     }
-    // A burst of starts runs on one CPU, not the last submitter's: a new
-    // thread inherits its creator's affinity, so it is born there (and
-    // widens its own at once, in WorkerLoop()). Left to the scheduler, new
-    // threads landed on the submitter's CPU ahead of it (EEVDF: a new
-    // thread's first deadline is half a slice away), and a burst of them
-    // kept Connect()'s caller off its CPU for milliseconds
-    // (docs/performance.md §6.9).
-    if (can_pin) {
+    // While Submit()s keep coming, starts run on one CPU, not the last
+    // submitter's: a new thread inherits its creator's affinity, so it is
+    // born there (and widens its own at once, in WorkerLoop()). Left to the
+    // scheduler, new threads landed on the submitter's CPU ahead of it
+    // (EEVDF: a new thread's first deadline is half a slice away), and a
+    // burst of them kept Connect()'s caller off its CPU for milliseconds
+    // (docs/performance.md §6.9). Once the submitters stop, the backlog of
+    // starts is born anywhere again: pinned, it took twice as long.
+    quiet = wanted > left ? 0 : quiet + 1;
+    if (can_pin && quiet < kQuietStartsToUnpin) {
       const int avoid = submitter_cpu_.load(std::memory_order_relaxed);
       if (pinned_to < 0 || pinned_to == avoid) {
         pinned_to = PinAwayFrom(avoid, affinity_);
       }
+    } else if (pinned_to >= 0) {
+      RestoreAffinity();
+      pinned_to = -1;
     }
     JoinExited();
     // Still needed? A busy worker that went idle since the request may
@@ -418,7 +431,7 @@ void WorkerPool::StarterLoop() {
         if (!stopping_.load(std::memory_order_relaxed)) StartFailed(error);
       }
     }
-    starts_wanted_.fetch_sub(1, std::memory_order_acq_rel);
+    left = starts_wanted_.fetch_sub(1, std::memory_order_acq_rel) - 1;
   }
 }
 

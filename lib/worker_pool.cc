@@ -84,9 +84,10 @@ int PinAwayFrom(int avoid, const cpu_set_t& allowed) {
 // threads each growth waits for an RCU grace period (milliseconds) while
 // every other thread opening a descriptor blocks: at 10,000 pending
 // connects, hundreds of workers in socket() woke together and kept
-// Connect()'s caller off its CPU for up to 9 ms. Grown here, by the
-// starter, no new worker has reached socket() meanwhile. A no-op when the
-// table is large enough, or `fd` is past RLIMIT_NOFILE.
+// Connect()'s caller off its CPU for up to 9 ms. Grown here, the wait is
+// the starter's, and it makes no worker meanwhile: few threads are in
+// socket() then. A no-op when the table is large enough, or `fd` is past
+// RLIMIT_NOFILE.
 void GrowFdTable(int fd) {
   rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 ||

@@ -369,6 +369,10 @@ void WorkerPool::StarterLoop() {
       sched_getaffinity(0, sizeof affinity_, &affinity_) == 0 &&
       CPU_COUNT(&affinity_) > 1;
   int pinned_to = -1;  // the CPU, while pinned
+  auto unpin = [&] {
+    if (pinned_to >= 0) RestoreAffinity();
+    pinned_to = -1;
+  };
   // starts_wanted_ as the last decrement left it, and how many starts in a
   // row found no request made since (the submitters have stopped).
   uint32_t left = 0;
@@ -383,10 +387,7 @@ void WorkerPool::StarterLoop() {
       return;
     }
     if (wanted == 0) {
-      if (pinned_to >= 0) {
-        RestoreAffinity();
-        pinned_to = -1;
-      }
+      unpin();
       FutexWait(&starts_wanted_, 0);
       continue;
     }
@@ -404,9 +405,8 @@ void WorkerPool::StarterLoop() {
       if (pinned_to < 0 || pinned_to == avoid) {
         pinned_to = PinAwayFrom(avoid, affinity_);
       }
-    } else if (pinned_to >= 0) {
-      RestoreAffinity();
-      pinned_to = -1;
+    } else {
+      unpin();
     }
     JoinExited();
     // Still needed? A busy worker that went idle since the request may

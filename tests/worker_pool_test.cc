@@ -251,14 +251,7 @@ TEST(WorkerPoolTest, SubmitNeverStartsAWorkerOnTheCallersThread) {
   o.ops = &ops;
   WorkerPool pool(o);
   Gate gate;
-  std::atomic<int> running{0};
-  for (int i = 0; i < 40; ++i) {
-    ASSERT_TRUE(Submit(pool, [&] {
-                  running.fetch_add(1);
-                  gate.Wait();
-                }).ok());
-  }
-  ASSERT_TRUE(WaitFor([&] { return running.load() == 40; }));
+  ASSERT_NO_FATAL_FAILURE(OccupyWorkers(pool, gate, 40));
   EXPECT_EQ(starts.load(), 41);    // 40 workers and the starter
   EXPECT_EQ(on_caller.load(), 1);  // the starter only
   gate.Open();
@@ -322,14 +315,7 @@ TEST(WorkerPoolTest, AGrowingPoolGrowsTheDescriptorTableAhead) {
   {
     WorkerPool pool(Opts(300));
     Gate gate;
-    std::atomic<int> running{0};
-    for (int i = 0; i < 300; ++i) {
-      ASSERT_TRUE(Submit(pool, [&] {
-                    running.fetch_add(1);
-                    gate.Wait();
-                  }).ok());
-    }
-    ASSERT_TRUE(WaitFor([&] { return running.load() == 300; }));
+    ASSERT_NO_FATAL_FAILURE(OccupyWorkers(pool, gate, 300));
     // At 256 workers: room for descriptor 1024, so the table holds 2048.
     EXPECT_GE(testing::StatusField("FDSize"), 2048);
     EXPECT_EQ(testing::CountOpenFds(), fds);
